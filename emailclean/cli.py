@@ -1,0 +1,276 @@
+"""The `emailclean` command: options, wiring and exit codes, no logic.
+
+Exit codes (DESIGN §8): 0 finished · 1 failure (input unreadable, I/O) ·
+2 usage · 3 finished but some checks could not run · 4 start or resume
+refused · 130/143 stopped by SIGINT/SIGTERM · 141 output pipe closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from emailclean import api
+from emailclean.config import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_GREYLIST_WAIT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_PER_HOST,
+    DEFAULT_SMTP_PORT,
+    DEFAULT_TIMEOUT,
+    JobConfig,
+    parse_checks,
+    parse_flags,
+    parse_statuses,
+)
+from emailclean.errors import EmailcleanError
+from emailclean.models import Status
+from emailclean.report import make_console, print_card, print_summary, progress_bar
+
+EXIT_DEGRADED = 3
+EXIT_PIPE_CLOSED = 141
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Clean email lists on your own machine: syntax, DNS and SMTP checks.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _env(name: str) -> str:
+    return f"EMAILCLEAN_{name}"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(api.version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Show versions of emailclean, email-validator and the list data.",
+        ),
+    ] = False,
+) -> None:
+    """Clean email lists on your own machine."""
+
+
+@app.command()
+def validate(
+    input: Annotated[str, typer.Argument(help="CSV/TSV/TXT list (optionally .gz), or - for stdin.")],
+    output: Annotated[str, typer.Option("-o", "--output", help="Output file, or - for stdout.")] = "-",
+    output_format: Annotated[
+        str | None,
+        typer.Option("--format", envvar=_env("FORMAT"), help="csv, jsonl, json or txt (default: from -o's extension, else the input's kind)."),
+    ] = None,
+    column: Annotated[
+        str | None,
+        typer.Option(envvar=_env("COLUMN"), help="CSV column holding the address: a header name or a number from 1."),
+    ] = None,
+    keep: Annotated[
+        str, typer.Option(envvar=_env("KEEP"), help="Statuses to write.")
+    ] = "valid,risky,unknown",
+    drop_flagged: Annotated[
+        str, typer.Option(envvar=_env("DROP_FLAGGED"), help="Also drop rows with any of these flags, e.g. role,disposable.")
+    ] = "",
+    split_dir: Annotated[
+        str | None, typer.Option(help="Also write valid/risky/invalid/unknown files into this folder.")
+    ] = None,
+    checks: Annotated[
+        str, typer.Option(envvar=_env("CHECKS"), help="Layers to run: syntax,dns,smtp (smtp needs dns).")
+    ] = "syntax,dns,smtp",
+    dedupe: Annotated[
+        bool, typer.Option("--dedupe", envvar=_env("DEDUPE"), help="Flag later duplicates of an address and drop them.")
+    ] = False,
+    concurrency: Annotated[
+        int, typer.Option(envvar=_env("CONCURRENCY"), help="Addresses waiting on the network at once.")
+    ] = DEFAULT_CONCURRENCY,
+    per_host: Annotated[
+        int, typer.Option(envvar=_env("PER_HOST"), help="SMTP connections at once per MX host.")
+    ] = DEFAULT_PER_HOST,
+    max_connections: Annotated[
+        int, typer.Option(envvar=_env("MAX_CONNECTIONS"), help="SMTP connections at once, in all.")
+    ] = DEFAULT_MAX_CONNECTIONS,
+    timeout: Annotated[
+        float, typer.Option(envvar=_env("TIMEOUT"), help="Seconds for each network operation (connect, each reply, each DNS query).")
+    ] = DEFAULT_TIMEOUT,
+    greylist_wait: Annotated[
+        float, typer.Option(envvar=_env("GREYLIST_WAIT"), help="Seconds a greylisted recipient may be retried in all.")
+    ] = DEFAULT_GREYLIST_WAIT,
+    nameserver: Annotated[
+        list[str] | None, typer.Option("--nameserver", help="DNS server HOST[:PORT] to ask (repeatable; IPv6 as [::1]:53).")
+    ] = None,
+    smtp_port: Annotated[
+        int, typer.Option(envvar=_env("SMTP_PORT"), help="Port for SMTP probes.")
+    ] = DEFAULT_SMTP_PORT,
+    helo: Annotated[
+        str | None, typer.Option(envvar=_env("HELO"), help="Name to greet mail servers with (default: this machine's FQDN).")
+    ] = None,
+    mail_from: Annotated[
+        str | None, typer.Option(envvar=_env("MAIL_FROM"), help="Sender used in probes (default: verify@ the HELO name).")
+    ] = None,
+    allow_private_mx: Annotated[
+        bool, typer.Option("--allow-private-mx", envvar=_env("ALLOW_PRIVATE_MX"), help="Probe mail hosts at loopback/private addresses.")
+    ] = False,
+    excel_safe: Annotated[
+        bool, typer.Option("--excel-safe", envvar=_env("EXCEL_SAFE"), help="Defuse spreadsheet formulas in every CSV cell.")
+    ] = False,
+    encoding: Annotated[
+        str, typer.Option(envvar=_env("ENCODING"), help="Input encoding when it is not UTF-8.")
+    ] = "utf-8",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
+    progress: Annotated[
+        bool | None, typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Log each domain and deciding rule on stderr.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Check every address of a list and write the rows you keep."""
+    with _errors_to_exit_codes(debug):
+        _configure_logging(quiet, verbose, debug)
+        config = JobConfig(
+            input=input,
+            output=output,
+            output_format=output_format,
+            column=column,
+            keep=parse_statuses(keep),
+            drop_flagged=parse_flags(drop_flagged),
+            split_dir=split_dir,
+            checks=parse_checks(checks),
+            dedupe=dedupe,
+            concurrency=concurrency,
+            per_host=per_host,
+            max_connections=max_connections,
+            timeout=timeout,
+            greylist_wait=greylist_wait,
+            nameservers=tuple(nameserver or ()),
+            smtp_port=smtp_port,
+            helo=helo,
+            mail_from=mail_from,
+            allow_private_mx=allow_private_mx,
+            excel_safe=excel_safe,
+            encoding=encoding,
+            force=force,
+        )
+        _run(config, quiet=quiet, progress=progress)
+
+
+@app.command()
+def check(
+    addresses: Annotated[list[str], typer.Argument(help="Addresses to check.")],
+    checks: Annotated[str, typer.Option(envvar=_env("CHECKS"), help="Layers to run: syntax,dns,smtp.")] = "syntax,dns,smtp",
+    timeout: Annotated[float, typer.Option(envvar=_env("TIMEOUT"))] = DEFAULT_TIMEOUT,
+    nameserver: Annotated[list[str] | None, typer.Option("--nameserver")] = None,
+    smtp_port: Annotated[int, typer.Option(envvar=_env("SMTP_PORT"))] = DEFAULT_SMTP_PORT,
+    helo: Annotated[str | None, typer.Option(envvar=_env("HELO"))] = None,
+    mail_from: Annotated[str | None, typer.Option(envvar=_env("MAIL_FROM"))] = None,
+    allow_private_mx: Annotated[bool, typer.Option("--allow-private-mx", envvar=_env("ALLOW_PRIVATE_MX"))] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
+    debug: Annotated[bool, typer.Option("--debug")] = False,
+) -> None:
+    """Check a few addresses and show each verdict in detail.
+
+    Exits 0 when every address is valid, 3 otherwise.
+    """
+    with _errors_to_exit_codes(debug):
+        _configure_logging(False, verbose, debug)
+        config = JobConfig(
+            input="-",
+            checks=parse_checks(checks),
+            timeout=timeout,
+            nameservers=tuple(nameserver or ()),
+            smtp_port=smtp_port,
+            helo=helo,
+            mail_from=mail_from,
+            allow_private_mx=allow_private_mx,
+        )
+        verdicts = api.check_addresses(addresses, config)
+        console = make_console()
+        console.file = sys.stdout
+        for address, verdict in zip(addresses, verdicts, strict=True):
+            print_card(console, address, verdict)
+        all_valid = all(v.status is Status.VALID for v in verdicts)
+        raise typer.Exit(0 if all_valid else EXIT_DEGRADED)
+
+
+def _run(config: JobConfig, *, quiet: bool, progress: bool | None) -> None:
+    console = make_console()
+    show_bar = (progress if progress is not None else console.is_terminal) and not quiet
+    total = _input_size(config.input)
+    with progress_bar(console, total, show_bar) as update:
+        summary = api.validate_file(config, progress=update)
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    for message in summary.degraded:
+        console.print(f"[red]warning:[/] {message}")
+    if not quiet:
+        print_summary(console, summary, "stdout" if config.output == "-" else config.output)
+    if summary.degraded:
+        raise typer.Exit(EXIT_DEGRADED)
+
+
+def _input_size(path: str) -> int | None:
+    if path == "-" or path.endswith(".gz"):
+        return None
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return None
+
+
+@contextmanager
+def _errors_to_exit_codes(debug: bool) -> Iterator[None]:
+    """Turn our errors into one line on stderr and a documented exit code."""
+    try:
+        yield
+    except EmailcleanError as error:
+        if debug:
+            raise
+        _fail(str(error), error.exit_code)
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+    except KeyboardInterrupt:
+        _fail("stopped.", 130)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.echo(f"emailclean: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _quiet_broken_pipe() -> NoReturn:
+    # The reader of our stdout went away (`| head`). Point stdout at
+    # /dev/null so the interpreter's final flush does not complain.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise typer.Exit(EXIT_PIPE_CLOSED)
+
+
+def _configure_logging(quiet: bool, verbose: bool, debug: bool) -> None:
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    if quiet:
+        level = logging.ERROR
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="emailclean: %(levelname)s %(message)s"
+    )
+
+
+def main() -> None:
+    app()
+

@@ -1,0 +1,105 @@
+"""Turn what each layer found into the one verdict a row gets (DESIGN §3).
+
+Order of evidence, strongest first:
+
+1. evidence about the address itself that proves it undeliverable
+   (syntax, DNS, the mail server's "no such user") → `invalid`;
+2. a check that could not decide (timeouts, blocks, greylisting) → `unknown`.
+   This beats the list-based risky reasons on purpose: a disposable address
+   whose server never answered is first of all unverified;
+3. risky reasons, in the order mailbox_full > catch_all > disposable >
+   role_account;
+4. otherwise `valid`, with the reason naming the deepest layer that ran.
+
+Every flag that applies is kept, whichever reason wins.
+"""
+
+from __future__ import annotations
+
+from emailclean.models import (
+    AddressInfo,
+    DomainOutcome,
+    Flag,
+    MailboxOutcome,
+    Reason,
+    Status,
+    Verdict,
+)
+
+_LIST_RISKS: tuple[tuple[Flag, Reason, str], ...] = (
+    (Flag.DISPOSABLE, Reason.DISPOSABLE, "The domain is a disposable-address service."),
+    (Flag.ROLE, Reason.ROLE_ACCOUNT, "The address reaches a role or team, not a person."),
+)
+
+
+def decide(
+    info: AddressInfo,
+    domain: DomainOutcome | None = None,
+    mailbox: MailboxOutcome | None = None,
+) -> Verdict:
+    """The verdict for one address given the outcome of each layer that ran.
+
+    `domain` is None when DNS did not run, `mailbox` when SMTP did not.
+    """
+    if info.reason is not None:
+        return Verdict(info.reason.status, info.reason, info.message)
+
+    flags = set(info.flags)
+    mx = _first_mx(domain)
+    if mailbox is not None:
+        mx = mailbox.mx or mx
+        if mailbox.catch_all:
+            flags.add(Flag.CATCH_ALL)
+
+    reason, message = _deciding_reason(info, domain, mailbox)
+    if info.suggestion and reason.status is not Status.INVALID:
+        message = f"{message} Did you mean {info.suggestion}?"
+    elif info.suggestion:
+        message = f"{message} (Possible typo of {info.suggestion}.)"
+    return Verdict(
+        status=reason.status,
+        reason=reason,
+        message=message,
+        normalized=info.normalized,
+        flags=frozenset(flags),
+        suggestion=info.suggestion,
+        mx=mx,
+        smtp=mailbox.reply if mailbox is not None else None,
+    )
+
+
+def _deciding_reason(
+    info: AddressInfo, domain: DomainOutcome | None, mailbox: MailboxOutcome | None
+) -> tuple[Reason, str]:
+    if domain is not None and domain.reason is not None:
+        return domain.reason, domain.message
+    if mailbox is not None and mailbox.reason is not Reason.MAILBOX_EXISTS:
+        return mailbox.reason, mailbox.message
+    if mailbox is not None and mailbox.catch_all is not False:
+        return Reason.CATCH_ALL, _catch_all_message(mailbox)
+    for flag, reason, message in _LIST_RISKS:
+        if flag in info.flags:
+            return reason, message
+    if mailbox is not None:
+        return Reason.MAILBOX_EXISTS, mailbox.message
+    if domain is not None:
+        return Reason.DOMAIN_OK, domain.message
+    return Reason.SYNTAX_OK, info.message
+
+
+def _catch_all_message(mailbox: MailboxOutcome) -> str:
+    if mailbox.catch_all:
+        return (
+            f"{mailbox.mx} accepts any address at this domain (catch-all), "
+            "so this mailbox cannot be confirmed."
+        )
+    return (
+        f"{mailbox.mx} accepted the address, but whether the domain accepts "
+        "every address (catch-all) could not be decided."
+    )
+
+
+def _first_mx(domain: DomainOutcome | None) -> str | None:
+    if domain is None or not domain.mail_hosts:
+        return None
+    return domain.mail_hosts[0].name
