@@ -52,7 +52,7 @@ _ROLES: frozenset[str] = frozenset(_ROLE_NAMES.split())
 # never "corrected" themselves (mail.com is one edit from gmail.com).
 _POPULAR_NAMES = """
 gmail.com googlemail.com yahoo.com yahoo.co.uk yahoo.fr yahoo.de yahoo.es
-yahoo.it yahoo.co.in yahoo.com.br ymail.com rocketmail.com hotmail.com
+yahoo.it yahoo.co.in yahoo.co.jp yahoo.com.br yahoo.com.au yahoo.ca ymail.com rocketmail.com hotmail.com
 hotmail.co.uk hotmail.fr hotmail.de hotmail.it hotmail.es outlook.com
 outlook.fr outlook.de live.com live.co.uk live.fr msn.com aol.com icloud.com
 me.com mac.com protonmail.com proton.me pm.me gmx.com gmx.de gmx.net gmx.at
@@ -94,7 +94,7 @@ def suggest_domain(ascii_domain: str) -> str | None:
         if abs(len(candidate) - len(ascii_domain)) > 2:
             continue
         distance = _edit_distance(ascii_domain, candidate, limit=2)
-        if distance <= _allowed_distance(candidate) and (
+        if distance <= _allowed_distance(ascii_domain, candidate) and (
             best is None or distance < best[0]
         ):
             best = (distance, candidate)
@@ -121,10 +121,12 @@ def _parent_domains(domain: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(len(labels) - 1)]
 
 
-def _allowed_distance(candidate: str) -> int:
-    # One slip for short names; two only for long ones, where two edits still
-    # leave the name recognisable ("hotmial.co" for "hotmail.com").
-    return 2 if len(candidate) >= 10 else 1
+def _allowed_distance(domain: str, candidate: str) -> int:
+    # One slip anywhere. Two only in a long name whose top-level domain is
+    # right: two edits across the suffix turn one real country domain into
+    # another (yahoo.co.jp is not a typo of yahoo.co.uk).
+    same_tld = domain.rsplit(".", 1)[-1] == candidate.rsplit(".", 1)[-1]
+    return 2 if len(candidate) >= 10 and same_tld else 1
 
 
 def _edit_distance(a: str, b: str, limit: int) -> int:
