@@ -43,6 +43,8 @@ import dns.rrset
 TTL = 300
 # RFC 1035 §4.2.1: a UDP answer without EDNS fits in 512 bytes.
 CLASSIC_UDP_SIZE = 512
+# RFC 1035 §4.2.2: a TCP message carries a 16-bit length.
+MAX_TCP_SIZE = 65535
 MAX_CHASE = 8
 
 
@@ -387,7 +389,7 @@ class DnsServer:
             return truncated(query).to_wire()
         response = answer(zone, query)
         if transport == "tcp":
-            return response.to_wire()
+            return response.to_wire(max_size=MAX_TCP_SIZE)
         try:
             return response.to_wire(max_size=udp_size(query))
         except dns.exception.TooBig:
