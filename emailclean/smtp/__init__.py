@@ -1,0 +1,10 @@
+"""SMTP probing: sessions (`client`), reply classification (`replies`),
+per-host limits and scheduling (`pool`).
+
+The pipeline needs only `MailboxProber` and `SmtpSettings`.
+"""
+
+from emailclean.smtp.pool import MailboxProber, ProberStats
+from emailclean.smtp.settings import SmtpSettings
+
+__all__ = ["MailboxProber", "ProberStats", "SmtpSettings"]
