@@ -114,6 +114,7 @@ class _Host:
     addresses: tuple[str, ...]
     pending: deque[_Request] = field(default_factory=deque)
     work: asyncio.Event = field(default_factory=asyncio.Event)
+    session_limit: int = 1  # per_host, lowered if the host says 421 to more
     sessions: int = 0  # session tasks, connected or waiting for a slot
     connected: int = 0
     backoff_until: float = 0.0
@@ -258,7 +259,7 @@ class MailboxProber:
         )
         if not allowed:
             return None
-        host = _Host(name, allowed)
+        host = _Host(name, allowed, session_limit=self.settings.per_host)
         self._hosts[name] = host
         return host
 
@@ -302,7 +303,7 @@ class MailboxProber:
         if loop.time() < host.backoff_until:
             return
         batches = math.ceil(len(host.pending) / self.settings.recipients_per_session)
-        while host.sessions < min(self.settings.per_host, batches):
+        while host.sessions < min(host.session_limit, batches):
             host.sessions += 1
             task = loop.create_task(self._run_session(host))
             self._tasks.add(task)
@@ -441,11 +442,11 @@ class MailboxProber:
                 Reason.SMTP_UNREACHABLE, str(exc), "unreachable", host.name
             )
 
-        count = self.settings.recipients_per_session
-        if host.written_off:
-            count = len(host.pending)
-        for request in self._pop(host, count):
+        for request in self._pop(host, self.settings.recipients_per_session):
             self._fail_over(request, outcome)
+        if host.written_off:
+            for request in self._pop(host, len(host.pending)):
+                self._dispatch(request)  # moves on past the written-off host
 
     def _note_timeout(self, host: _Host) -> None:
         host.timeouts_in_row += 1
@@ -466,6 +467,9 @@ class MailboxProber:
         classification = classify_reply(answer.reply, answer.stage, answer.text)
         logger.debug("%s refused the session: %s", host.name, answer.text)
         batch = self._pop(host, self.settings.recipients_per_session)
+        if classification.action is Action.BACK_OFF and host.connected > 0:
+            self._lower_session_limit(host, batch)
+            return
         if classification.action is Action.BACK_OFF:
             self._back_off(host, batch, answer, classification)
             return
@@ -478,11 +482,24 @@ class MailboxProber:
             else:
                 self._fail_over(request, outcome)
 
+    def _lower_session_limit(self, host: _Host, batch: list[_Request]) -> None:
+        """421 to an extra connection while others work: stay at what works."""
+        if host.connected < host.session_limit:
+            host.session_limit = host.connected
+            logger.info(
+                "%s refuses more than %d connection(s) at once; keeping to that",
+                host.name,
+                host.connected,
+            )
+        self._requeue_front(host, batch)
+
     async def _serve(self, host: _Host, session: SmtpSession) -> None:
         """Run transactions while work and the RCPT budget last."""
         budget = self.settings.recipients_per_session
         while budget > 0 and not self._closing:
             batch = self._take(host, budget)
+            if not batch and host.pending:
+                return  # too little budget left for the next request
             if not batch:
                 if not await self._wait_for_work(host):
                     return
@@ -495,6 +512,9 @@ class MailboxProber:
                 return
 
     async def _wait_for_work(self, host: _Host) -> bool:
+        """Linger for more work, unless another host waits for our slot."""
+        if self._slots.locked():
+            return False
         host.work.clear()
         try:
             await asyncio.wait_for(host.work.wait(), IDLE_LINGER)

@@ -177,6 +177,18 @@ class ServerRecord:
 
 
 @dataclass
+class ConcurrencyRecord:
+    """Connections open at once across every server of one world."""
+
+    current: int = 0
+    max_concurrent: int = 0
+
+    def opened(self) -> None:
+        self.current += 1
+        self.max_concurrent = max(self.max_concurrent, self.current)
+
+
+@dataclass
 class SmtpTestServer:
     """One running server: where it is, how it behaves, what it saw."""
 
@@ -184,6 +196,7 @@ class SmtpTestServer:
     address: str
     port: int
     spec: ServerSpec
+    world: ConcurrencyRecord
     record: ServerRecord = field(default_factory=ServerRecord)
 
     @property
@@ -275,12 +288,14 @@ class _RecordingSMTP(SMTP):
         record.connections.append(self._connection)
         record.current += 1
         record.max_concurrent = max(record.max_concurrent, record.current)
+        self._server.world.opened()
         limit = self._server.spec.max_concurrent
         self._connection.refused = limit is not None and record.current > limit
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._connection is not None:
             self._server.record.current -= 1
+            self._server.world.current -= 1
             self._connection = None
         super().connection_lost(error)
 
@@ -441,16 +456,17 @@ class SmtpWorld:
         sockets: list[socket.socket],
     ) -> RunningServers:
         servers: dict[str, SmtpTestServer] = {}
+        world = ConcurrencyRecord()
         for (key, spec), sock in zip(specs.items(), sockets, strict=True):
             address = sock.getsockname()[0]
-            server = SmtpTestServer(key, address, port, spec)
+            server = SmtpTestServer(key, address, port, spec, world)
             servers[key] = server
             self._listeners.append(sock)
             if spec.unreachable:
                 self._fillers.extend(_fill_backlog(address, port))
             else:
                 self._run(self._start_server(server, sock))
-        return RunningServers(port, servers)
+        return RunningServers(port, servers, world)
 
     async def _start_server(self, server: SmtpTestServer, sock: socket.socket) -> None:
         tls = _server_tls_context() if server.spec.starttls else None
@@ -505,6 +521,7 @@ class RunningServers:
 
     port: int
     servers: dict[str, SmtpTestServer]
+    concurrency: ConcurrencyRecord
 
     def __getitem__(self, key: str) -> SmtpTestServer:
         return self.servers[key]
