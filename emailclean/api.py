@@ -4,6 +4,7 @@
 
     summary = validate_file(JobConfig("contacts.csv", output="clean.csv"))
     print(summary.counts)
+    resume("clean.csv.ckpt")        # after an interrupted run
 
     for verdict in check_addresses(["ann@gmail.com"], JobConfig("-", checks=...)):
         print(verdict.status, verdict.reason, verdict.message)
@@ -14,13 +15,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from importlib.metadata import version
+from pathlib import Path
 
 from emailclean import __version__
 from emailclean.checker import AddressChecker
 from emailclean.checks.lists import lists_version
 from emailclean.config import JobConfig
 from emailclean.models import Check, Status, Verdict
-from emailclean.pipeline import Job, JobSummary, ProgressCallback
+from emailclean.jobs import Notify, resume_job, start_job
+from emailclean.pipeline import JobSummary, ProgressCallback
 
 __all__ = [
     "Check",
@@ -30,16 +33,28 @@ __all__ = [
     "Verdict",
     "check_addresses",
     "check_addresses_async",
+    "resume",
     "validate_file",
     "version_text",
 ]
 
 
 def validate_file(
-    config: JobConfig, progress: ProgressCallback | None = None
+    config: JobConfig,
+    progress: ProgressCallback | None = None,
+    notify: Notify | None = None,
 ) -> JobSummary:
-    """Run a whole `validate` job and return its summary."""
-    return asyncio.run(Job(config, progress).run())
+    """Run a whole `validate` job (with job state for file outputs)."""
+    return start_job(config, progress, notify)
+
+
+def resume(
+    checkpoint: str | Path,
+    progress: ProgressCallback | None = None,
+    notify: Notify | None = None,
+) -> JobSummary:
+    """Finish an interrupted job from its checkpoint file."""
+    return resume_job(Path(checkpoint), progress, notify)
 
 
 def check_addresses(addresses: Sequence[str], config: JobConfig) -> list[Verdict]:

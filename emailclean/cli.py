@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from rich.console import Console
 
 from emailclean import api
 from emailclean.config import (
@@ -32,6 +33,7 @@ from emailclean.config import (
 )
 from emailclean.errors import EmailcleanError
 from emailclean.models import Status
+from emailclean.pipeline import JobSummary
 from emailclean.report import make_console, print_card, print_summary, progress_bar
 
 EXIT_DEGRADED = 3
@@ -134,6 +136,11 @@ def validate(
         str, typer.Option(envvar=_env("ENCODING"), help="Input encoding when it is not UTF-8.")
     ] = "utf-8",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
+    checkpoint: Annotated[
+        str | None, typer.Option(help="Where job state lives (default OUTPUT.ckpt; needed to resume a stdin job).")
+    ] = None,
+    no_checkpoint: Annotated[bool, typer.Option("--no-checkpoint", help="Keep no job state.")] = False,
+    restart: Annotated[bool, typer.Option("--restart", help="Start over despite an existing checkpoint.")] = False,
     progress: Annotated[
         bool | None, typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal).")
     ] = None,
@@ -167,8 +174,31 @@ def validate(
             excel_safe=excel_safe,
             encoding=encoding,
             force=force,
+            checkpoint=checkpoint,
+            use_checkpoint=not no_checkpoint,
+            restart=restart,
         )
         _run(config, quiet=quiet, progress=progress)
+
+
+@app.command()
+def resume(
+    checkpoint: Annotated[Path, typer.Argument(help="The job's checkpoint file (OUTPUT.ckpt).")],
+    progress: Annotated[
+        bool | None, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
+    debug: Annotated[bool, typer.Option("--debug")] = False,
+) -> None:
+    """Finish an interrupted job: same options, same output, nothing doubled."""
+    with _errors_to_exit_codes(debug):
+        _configure_logging(quiet, verbose, debug)
+        console = make_console()
+        show_bar = (progress if progress is not None else console.is_terminal) and not quiet
+        with progress_bar(console, None, show_bar) as update:
+            summary = api.resume(checkpoint, update, _notifier(console, quiet))
+        _report(console, summary, "the job's output", quiet)
 
 
 @app.command()
@@ -214,15 +244,27 @@ def _run(config: JobConfig, *, quiet: bool, progress: bool | None) -> None:
     show_bar = (progress if progress is not None else console.is_terminal) and not quiet
     total = _input_size(config.input)
     with progress_bar(console, total, show_bar) as update:
-        summary = api.validate_file(config, progress=update)
+        summary = api.validate_file(config, update, _notifier(console, quiet))
+    _report(console, summary, "stdout" if config.output == "-" else config.output, quiet)
+
+
+def _report(console: Console, summary: JobSummary, destination: str, quiet: bool) -> None:
     for warning in summary.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     for message in summary.degraded:
         console.print(f"[red]warning:[/] {message}")
     if not quiet:
-        print_summary(console, summary, "stdout" if config.output == "-" else config.output)
+        print_summary(console, summary, destination)
     if summary.degraded:
         raise typer.Exit(EXIT_DEGRADED)
+
+
+def _notifier(console: Console, quiet: bool) -> Callable[[str], None]:
+    def notify(message: str) -> None:
+        if not quiet:
+            console.print(f"emailclean: {message}")
+
+    return notify
 
 
 def _input_size(path: str) -> int | None:

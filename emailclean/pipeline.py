@@ -1,4 +1,4 @@
-"""The streaming job: read → check → verdict → reorder → write.
+"""The streaming job: read → check → verdict → reorder → write → commit.
 
 Rows travel in batches (a few hundred at a time) so that per-row overhead
 stays tiny. Each batch is checked for syntax at once; rows that need the
@@ -7,20 +7,34 @@ when SMTP runs) and the batch waits in a window until they finish. The
 writer always takes the oldest batch, so output keeps input order.
 
 Memory is bounded by the window: at most `concurrency` rows wait for the
-network, plus the batches behind them. Nothing grows with the input.
+network, plus the batches behind them. Nothing grows with the input: the
+--dedupe memory lives in SQLite (the job state, or a temporary file).
+
+With job state, every few seconds the outputs are flushed and fsynced and
+then the progress is committed (io/checkpoint.py). SIGINT and SIGTERM stop
+reading, let rows in flight finish for a short while, commit, and stop; a
+second signal exits at once, leaving the last commit valid.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sqlite3
+import tempfile
+import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from emailclean.checker import AddressChecker
 from emailclean.config import JobConfig
+from emailclean.errors import EmailcleanError
+from emailclean.io.checkpoint import JobState, Progress
 from emailclean.io.outputs import OutputSet
 from emailclean.io.readers import ListReader, Record, open_input
 from emailclean.models import AddressInfo, Flag, Reason, Status, Verdict
@@ -29,6 +43,19 @@ from emailclean.verdict import decide
 # Batches waiting to be written, at most; with no network work they are
 # written as soon as they are checked.
 MAX_WINDOW_BATCHES = 64
+COMMIT_INTERVAL = 2.0
+# After SIGINT/SIGTERM, rows in flight get this long to finish; the rest are
+# dropped and recomputed on resume.
+STOP_GRACE = 3.0
+SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class JobStopped(EmailcleanError):
+    """The job was stopped by a signal after committing its progress."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass
@@ -50,6 +77,22 @@ class JobSummary:
     def rows_dropped(self) -> int:
         return self.rows_in - self.rows_written
 
+    def counters(self) -> dict[str, Any]:
+        """The part of the summary a checkpoint carries across a resume."""
+        return {
+            "rows_in": self.rows_in,
+            "rows_written": self.rows_written,
+            "duplicates": self.duplicates,
+            "counts": [[s.value, r.value, n] for (s, r), n in self.counts.items()],
+        }
+
+    def restore(self, counters: dict[str, Any]) -> None:
+        self.rows_in = counters.get("rows_in", 0)
+        self.rows_written = counters.get("rows_written", 0)
+        self.duplicates = counters.get("duplicates", 0)
+        for status, reason, count in counters.get("counts", []):
+            self.counts[Status(status), Reason(reason)] = count
+
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -69,37 +112,61 @@ class _Batch:
         if self.tasks:
             await asyncio.gather(*self.tasks)
 
+    def cancel(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+
 
 class Job:
-    """One run of `validate` over one input."""
+    """One run of `validate` over one input, fresh or resumed."""
 
-    def __init__(self, config: JobConfig, progress: ProgressCallback | None = None):
+    def __init__(
+        self,
+        config: JobConfig,
+        progress: ProgressCallback | None = None,
+        state: JobState | None = None,
+    ) -> None:
         self.config = config
         self.summary = JobSummary()
+        self.state = state
         self._progress = progress
-        self._seen: set[str] = set()
         self._window: deque[_Batch] = deque()
         self._in_flight = 0
+        self._stop_signal: signal.Signals | None = None
+        self._stop_event = asyncio.Event()
+        self._remember: Callable[[str], bool] = _no_memory
+        self._last_record: Record | None = None
+        self._last_commit = time.monotonic()
+        self._resumed = state.progress if state is not None else Progress()
+        self.summary.restore(self._resumed.counters)
 
     async def run(self) -> JobSummary:
         started = time.monotonic()
-        stream = open_input(self.config.input)
+        stream = open_input(self._input_path())
         try:
-            await self._run_stream(stream)
+            with self._signals(), self._dedupe_memory():
+                await self._run_stream(stream)
         finally:
             stream.close()
             self.summary.elapsed = time.monotonic() - started
         return self.summary
+
+    def _input_path(self) -> str:
+        if self.state is not None:
+            return self.state.header.input_path
+        return self.config.input
 
     async def _run_stream(self, stream: BinaryIO) -> None:
         reader = await asyncio.to_thread(self._open_reader, stream)
         output_format = self.config.resolved_format(reader.format.kind)
         self.summary.output_format = output_format
         checker = AddressChecker.from_config(self.config)
-        outputs = OutputSet.create(self.config, output_format, reader.format)
+        self._seed(checker)
+        resume = self._resumed.outputs if self._resumed.outputs else None
+        outputs = OutputSet.create(self.config, output_format, reader.format, resume)
         try:
             await self._process(reader, checker, outputs)
-            outputs.finish()
+            self._finish(outputs, checker)
         except BaseException:
             outputs.abandon()
             raise
@@ -119,16 +186,34 @@ class Job:
     async def _process(
         self, reader: ListReader, checker: AddressChecker, outputs: OutputSet
     ) -> None:
-        batches = reader.batches()
-        while True:
-            records = await asyncio.to_thread(next, batches, None)
-            if records is None:
-                break
-            self._window.append(self._start(records, checker))
-            await self._drain(outputs, final=False)
-            self._report(reader)
-        await self._drain(outputs, final=True)
+        batches = reader.batches(
+            skip_to=self._resumed.input_offset, first_index=self._resumed.next_row
+        )
+        feed = BatchFeed(batches)
+        try:
+            while (records := await self._next_batch(feed)) is not None:
+                self._window.append(self._start(records, checker))
+                await self._drain(outputs, checker, final=False)
+                self._report(reader)
+        finally:
+            feed.close()
+        if self._stop_signal is not None:
+            await self._stop(outputs, checker)
+        await self._drain(outputs, checker, final=True)
         self._report(reader)
+
+    async def _next_batch(self, feed: BatchFeed) -> list[Record] | None:
+        """The next batch, or None at the end of input or when stopping."""
+        if self._stop_signal is not None:
+            return None
+        reading = asyncio.ensure_future(feed.get())
+        stopping = asyncio.ensure_future(self._stop_event.wait())
+        await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not reading.done():
+            reading.cancel()
+            return None
+        return reading.result()
 
     def _start(self, records: list[Record], checker: AddressChecker) -> _Batch:
         """Check syntax now; start network work for the rows that need it."""
@@ -143,29 +228,14 @@ class Job:
                 waiting.setdefault(info.ascii_domain or "", []).append((position, info))
             else:
                 verdicts[position] = decide(info)
-        tasks = self._network_tasks(waiting, verdicts, checker)
+        tasks = _network_tasks(waiting, verdicts, checker)
         network_rows = sum(len(group) for group in waiting.values())
         self._in_flight += network_rows
         return _Batch(records, verdicts, tasks, network_rows)
 
-    def _network_tasks(
-        self,
-        waiting: dict[str, list[tuple[int, AddressInfo]]],
-        verdicts: list[Verdict | None],
-        checker: AddressChecker,
-    ) -> list[asyncio.Task[None]]:
-        if checker.prober is None:
-            return [
-                asyncio.create_task(_fill_group(verdicts, group, checker))
-                for group in waiting.values()
-            ]
-        return [
-            asyncio.create_task(_fill_one(verdicts, position, info, checker))
-            for group in waiting.values()
-            for position, info in group
-        ]
-
-    async def _drain(self, outputs: OutputSet, *, final: bool) -> None:
+    async def _drain(
+        self, outputs: OutputSet, checker: AddressChecker, *, final: bool
+    ) -> None:
         """Write finished batches in order; wait while too much is in flight."""
         while self._window:
             head = self._window[0]
@@ -180,6 +250,33 @@ class Job:
             self._window.popleft()
             self._in_flight -= head.network_rows
             self._write(head, outputs)
+            if time.monotonic() - self._last_commit >= COMMIT_INTERVAL:
+                self._commit(outputs, checker, head.records[-1])
+
+    async def _stop(self, outputs: OutputSet, checker: AddressChecker) -> None:
+        """Give rows in flight a short grace, drop the rest, commit, stop."""
+        deadline = time.monotonic() + STOP_GRACE
+        while self._window:
+            head = self._window[0]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not await _finished_within(head, remaining):
+                break
+            self._window.popleft()
+            self._write(head, outputs)
+            self._commit(outputs, checker, head.records[-1])
+        for batch in self._window:
+            batch.cancel()
+        self._window.clear()
+        signal_number = self._stop_signal or signal.SIGINT
+        raise JobStopped(self._stop_message(), SIGNAL_EXIT[signal_number])
+
+    def _stop_message(self) -> str:
+        if self.state is None:
+            return "stopped; output so far is incomplete"
+        return (
+            "stopped; progress saved. Finish the job with: "
+            f"emailclean resume {self.state.path}"
+        )
 
     def _write(self, batch: _Batch, outputs: OutputSet) -> None:
         rows: list[tuple[Record, Verdict]] = []
@@ -190,17 +287,111 @@ class Job:
             self.summary.counts[verdict.status, verdict.reason] += 1
             rows.append((record, verdict))
         self.summary.rows_written += outputs.write(rows)
-        outputs.commit(batch.records[-1])
+        self._last_record = batch.records[-1]
+
+    def _commit(
+        self, outputs: OutputSet, checker: AddressChecker, last: Record
+    ) -> None:
+        """Outputs flushed and fsynced, then the job state committed."""
+        self._last_commit = time.monotonic()
+        if self.state is None:
+            outputs.sync(durable=False)
+            return
+        offsets = outputs.sync(durable=True)
+        if checker.resolver is not None:
+            self.state.save_domains(checker.resolver.known())
+        if checker.prober is not None:
+            self.state.save_catch_all(checker.prober.known_catch_all())
+        self.state.commit(
+            Progress(
+                input_offset=last.end_offset,
+                next_row=last.index + 1,
+                outputs=offsets,
+                counters=self.summary.counters(),
+            )
+        )
+
+    def _finish(self, outputs: OutputSet, checker: AddressChecker) -> None:
+        """Trailers written and synced, job marked complete, files renamed."""
+        offsets = outputs.close_writers()
+        if self.state is not None:
+            last = self._last_record
+            progress = Progress(
+                input_offset=last.end_offset if last else self._resumed.input_offset,
+                next_row=last.index + 1 if last else self._resumed.next_row,
+                outputs=offsets,
+                counters=self.summary.counters(),
+                complete=True,
+            )
+            self.state.commit(progress)
+        outputs.move_into_place()
 
     def _mark_duplicate(self, verdict: Verdict) -> Verdict:
         if not self.config.dedupe or verdict.normalized is None:
             return verdict
-        key = verdict.normalized.casefold()
-        if key not in self._seen:
-            self._seen.add(key)
+        if self._remember(verdict.normalized.casefold()):
             return verdict
         self.summary.duplicates += 1
         return _with_flag(verdict, Flag.DUPLICATE)
+
+    def _seed(self, checker: AddressChecker) -> None:
+        """Give the network layers what an earlier run of this job learned."""
+        if self.state is None:
+            return
+        if checker.resolver is not None:
+            for domain, outcome in self.state.domains():
+                checker.resolver.remember(domain, outcome)
+        if checker.prober is not None:
+            for domain, value in self.state.catch_all():
+                checker.prober.remember_catch_all(domain, value)
+
+    @contextmanager
+    def _dedupe_memory(self) -> Iterator[None]:
+        """Where --dedupe remembers addresses: on disk, never in a growing set."""
+        if not self.config.dedupe:
+            yield
+            return
+        if self.state is not None:
+            self._remember = self.state.add_seen
+            yield
+            return
+        with tempfile.TemporaryDirectory(prefix="emailclean-") as folder:
+            db = sqlite3.connect(os.path.join(folder, "seen.db"))
+            db.execute("PRAGMA journal_mode = OFF")
+            db.execute("CREATE TABLE seen (address TEXT PRIMARY KEY) WITHOUT ROWID")
+
+            def remember(key: str) -> bool:
+                cursor = db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (key,))
+                return cursor.rowcount == 1
+
+            self._remember = remember
+            try:
+                yield
+            finally:
+                db.close()
+
+    @contextmanager
+    def _signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        installed = []
+        for signal_number in SIGNAL_EXIT:
+            try:
+                loop.add_signal_handler(signal_number, self._on_signal, signal_number)
+                installed.append(signal_number)
+            except (ValueError, RuntimeError):
+                pass  # not the main thread: the embedding program owns signals
+        try:
+            yield
+        finally:
+            for signal_number in installed:
+                loop.remove_signal_handler(signal_number)
+
+    def _on_signal(self, signal_number: signal.Signals) -> None:
+        if self._stop_signal is not None:
+            # Second signal: leave now. The last commit stays valid.
+            os._exit(SIGNAL_EXIT[signal_number])
+        self._stop_signal = signal_number
+        self._stop_event.set()
 
     def _report(self, reader: ListReader) -> None:
         if self._progress is not None:
@@ -220,6 +411,82 @@ class Job:
                 f"{reader.ragged_rows} row(s) had a different number of columns "
                 "than the header"
             )
+
+
+def _network_tasks(
+    waiting: dict[str, list[tuple[int, AddressInfo]]],
+    verdicts: list[Verdict | None],
+    checker: AddressChecker,
+) -> list[asyncio.Task[None]]:
+    if checker.prober is None:
+        return [
+            asyncio.create_task(_fill_group(verdicts, group, checker))
+            for group in waiting.values()
+        ]
+    return [
+        asyncio.create_task(_fill_one(verdicts, position, info, checker))
+        for group in waiting.values()
+        for position, info in group
+    ]
+
+
+class BatchFeed:
+    """Reads batches in a daemon thread, a few ahead of the event loop.
+
+    A thread of our own rather than the loop's executor: a read blocked on a
+    silent stdin must not keep the process alive after the job stops.
+    """
+
+    DEPTH = 4
+
+    def __init__(self, batches: Iterator[list[Record]]) -> None:
+        self._batches = batches
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[list[Record] | BaseException | None] = (
+            asyncio.Queue()
+        )
+        self._slots = threading.Semaphore(self.DEPTH)
+        self._closed = False
+        threading.Thread(target=self._run, name="emailclean-reader", daemon=True).start()
+
+    async def get(self) -> list[Record] | None:
+        item = await self._queue.get()
+        self._slots.release()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._closed = True
+        self._slots.release()
+
+    def _run(self) -> None:
+        try:
+            for batch in self._batches:
+                self._slots.acquire()
+                if self._closed:
+                    return
+                self._put(batch)
+            self._put(None)
+        except BaseException as error:  # handed to the loop, raised there
+            self._put(error)
+
+    def _put(self, item: list[Record] | BaseException | None) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        except RuntimeError:
+            pass  # the loop is gone: the job already ended
+
+
+def _no_memory(key: str) -> bool:
+    raise AssertionError("the dedupe memory is not open")
+
+
+async def _finished_within(batch: _Batch, seconds: float) -> bool:
+    if not batch.tasks:
+        return True
+    done, _ = await asyncio.wait(batch.tasks, timeout=seconds)
+    return len(done) == len(batch.tasks)
 
 
 async def _fill_group(
@@ -260,11 +527,3 @@ def _with_flag(verdict: Verdict, flag: Flag) -> Verdict:
         verdict.mx,
         verdict.smtp,
     )
-
-
-def run_job(
-    config: JobConfig, progress: ProgressCallback | None = None
-) -> JobSummary:
-    """Run one job to completion (blocking); see `Job`."""
-    return asyncio.run(Job(config, progress).run())
-

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from emailclean.config import JobConfig
-from emailclean.errors import OutputError, UsageError
+from emailclean.errors import CheckpointError, OutputError, UsageError
+from emailclean.io import faults
+from emailclean.io.checkpoint import OutputProgress
 from emailclean.io.readers import InputFormat, Record
 from emailclean.io.writers import Sink, Writer, make_writer
 from emailclean.models import Flag, Status, Verdict
@@ -31,12 +33,6 @@ class OutputFile:
 
     final_path: Path | None  # None for stdout
     writer: Writer
-
-    @property
-    def partial_path(self) -> Path | None:
-        if self.final_path is None:
-            return None
-        return self.final_path.with_name(self.final_path.name + PARTIAL_SUFFIX)
 
 
 class OutputSet:
@@ -54,27 +50,34 @@ class OutputSet:
 
     @classmethod
     def create(
-        cls, config: JobConfig, output_format: str, input_format: InputFormat
+        cls,
+        config: JobConfig,
+        output_format: str,
+        input_format: InputFormat,
+        resume: dict[str, OutputProgress] | None = None,
     ) -> OutputSet:
+        """Open every output; with `resume`, continue partial files at their
+        committed offsets instead of starting them."""
+        paths = output_paths(config, output_format)
+        if resume is None:
+            for path in paths.values():
+                _refuse_existing(path, config.force)
+
         def open_one(path: Path | None) -> OutputFile:
-            stream = _open_stream(path, config.force)
+            done = resume.get(str(path)) if resume is not None else None
+            stream = _open_stream(path, done)
+            sink = Sink(stream, done.offset if done else 0)
             writer = make_writer(
-                output_format, Sink(stream), input_format, excel_safe=config.excel_safe
+                output_format,
+                sink,
+                input_format,
+                excel_safe=config.excel_safe,
+                rows_written=done.rows if done else 0,
             )
             return OutputFile(path, writer)
 
-        main_path = None if config.output == "-" else Path(config.output)
-        splits = {
-            status: _split_path(config.split_dir, status, output_format)
-            for status in Status
-        } if config.split_dir else {}
-        for path in [main_path, *splits.values()]:
-            _refuse_existing(path, config.force)
-        return cls(
-            config,
-            open_one(main_path),
-            {status: open_one(path) for status, path in splits.items()},
-        )
+        main = open_one(paths.pop(None))
+        return cls(config, main, {s: open_one(p) for s, p in paths.items()})  # type: ignore[misc]
 
     def files(self) -> list[OutputFile]:
         return [self.main, *self.splits.values()]
@@ -92,20 +95,38 @@ class OutputSet:
             _guarded(output.writer.write_rows, chosen)
         return len(kept)
 
-    def commit(self, last: Record) -> None:
-        """Make everything written so far visible to readers of the stream."""
+    def sync(self, durable: bool) -> dict[str, OutputProgress]:
+        """Flush (and with `durable`, fsync) every output; return their offsets."""
         for output in self.files():
-            _guarded(output.writer.sink.flush)
+            _guarded(output.writer.sink.flush, durable and output.final_path is not None)
+        return {
+            str(output.final_path): OutputProgress(
+                offset=output.writer.sink.offset,
+                rows=output.writer.rows_written,
+                inode=_inode(output),
+            )
+            for output in self.files()
+        }
+
+    def close_writers(self) -> dict[str, OutputProgress]:
+        """Write trailers (JSON's closing bracket), sync and close every file."""
+        for output in self.files():
+            _guarded(output.writer.finish)
+        offsets = self.sync(durable=True)
+        for output in self.files():
+            if output.final_path is not None:
+                output.writer.sink.stream.close()
+        return offsets
+
+    def move_into_place(self) -> None:
+        for output in self.files():
+            if output.final_path is not None:
+                publish(output.final_path)
 
     def finish(self) -> None:
         """Close every file and move it into place."""
-        for output in self.files():
-            _guarded(output.writer.finish)
-            _guarded(output.writer.sink.flush, output.final_path is not None)
-            if output.final_path is None:
-                continue
-            output.writer.sink.stream.close()
-            os.replace(output.partial_path, output.final_path)  # type: ignore[arg-type]
+        self.close_writers()
+        self.move_into_place()
 
     def abandon(self) -> None:
         """Close files after a failure; partial files stay for inspection."""
@@ -122,9 +143,34 @@ class OutputSet:
         return not (self._drop_flags and self._drop_flags & verdict.flags)
 
 
-def _split_path(directory: str | None, status: Status, output_format: str) -> Path:
-    assert directory is not None
-    return Path(directory) / f"{status.value}{_EXTENSIONS[output_format]}"
+def output_paths(config: JobConfig, output_format: str) -> dict[Status | None, Path | None]:
+    """Final paths: the main output under None, then one per split status."""
+    paths: dict[Status | None, Path | None] = {
+        None: None if config.output == "-" else Path(config.output).absolute()
+    }
+    if config.split_dir:
+        directory = Path(config.split_dir).absolute()
+        for status in Status:
+            paths[status] = directory / f"{status.value}{_EXTENSIONS[output_format]}"
+    return paths
+
+
+def partial_path(path: Path) -> Path:
+    return path.with_name(path.name + PARTIAL_SUFFIX)
+
+
+def publish(path: Path) -> None:
+    """Rename a finished partial file to its final name (idempotent)."""
+    partial = partial_path(path)
+    if partial.exists():
+        faults.reach("rename")
+        os.replace(partial, path)
+
+
+def _inode(output: OutputFile) -> int:
+    if output.final_path is None:
+        return 0
+    return os.fstat(output.writer.sink.stream.fileno()).st_ino
 
 
 def _refuse_existing(path: Path | None, force: bool) -> None:
@@ -132,15 +178,33 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
         raise UsageError(f"{path} already exists; add --force to overwrite it")
 
 
-def _open_stream(path: Path | None, force: bool) -> BinaryIO:
+def _open_stream(path: Path | None, done: OutputProgress | None) -> BinaryIO:
     if path is None:
         return sys.stdout.buffer
-    partial = path.with_name(path.name + PARTIAL_SUFFIX)
+    partial = partial_path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return open(partial, "wb")  # noqa: SIM115
+        if done is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return open(partial, "wb")  # noqa: SIM115
+        return _reopen(partial, done)
     except OSError as error:
-        raise OutputError(f"{partial}: cannot be created ({error.strerror})") from error
+        raise OutputError(f"{partial}: cannot be opened ({error.strerror})") from error
+
+
+def _reopen(partial: Path, done: OutputProgress) -> BinaryIO:
+    """Open a partial output to continue it, cut back to its committed size."""
+    stream: BinaryIO = open(partial, "r+b")  # noqa: SIM115
+    facts = os.fstat(stream.fileno())
+    if facts.st_ino != done.inode or facts.st_size < done.offset:
+        stream.close()
+        raise CheckpointError(
+            f"{partial} is not the file this job was writing (it was replaced "
+            "or cut short); start over with validate --restart"
+        )
+    faults.reach("truncate")
+    stream.truncate(done.offset)
+    stream.seek(done.offset)
+    return stream
 
 
 def _guarded(action: object, *args: object) -> None:

@@ -17,6 +17,7 @@ import os
 from typing import BinaryIO, Protocol
 
 from emailclean.checks.syntax import extract_address
+from emailclean.io import faults
 from emailclean.io.readers import InputFormat, Record
 from emailclean.models import FLAG_ORDER, Verdict
 
@@ -43,12 +44,14 @@ class Sink:
 
     def write(self, text: str) -> None:
         data = text.encode("utf-8", "surrogateescape")
+        faults.reach("write")
         self.stream.write(data)
         self.offset += len(data)
 
     def flush(self, durable: bool = False) -> None:
         self.stream.flush()
         if durable:
+            faults.reach("fsync")
             os.fsync(self.stream.fileno())
 
 
@@ -108,7 +111,7 @@ class CsvWriter:
         self._excel_safe = excel_safe
         self._delimiter = fmt.delimiter if fmt.kind == "csv" else ","
         self._newline = fmt.newline
-        self._header_due = rows_written == 0
+        self._header_due = sink.offset == 0
 
     def write_rows(self, rows: list[tuple[Record, Verdict]]) -> None:
         parts = [self._header()] if self._header_due else []
