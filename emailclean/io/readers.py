@@ -76,6 +76,9 @@ class _LineState:
     line: int = 0
     blank: int = 0
     consumed: list[str] = field(default_factory=list)
+    # Set when the input ran out while the CSV parser still wanted more: it
+    # stops at the end of a row by itself, so only an open quote gets here.
+    exhausted: bool = False
 
 
 def open_input(path: str) -> BinaryIO:
@@ -180,11 +183,11 @@ class ListReader:
             try:
                 fields = next(reader)
             except StopIteration:
-                self._check_unclosed(state, start_line)
                 return
             except csv.Error as error:
                 raise InputError(self.name, f"cannot be parsed as CSV ({error})",
                                  start_line) from error
+            self._check_unclosed(state, start_line)
             raw = _strip_newline("".join(state.consumed))
             state.consumed.clear()
             if not fields:
@@ -217,7 +220,10 @@ class ListReader:
         return Record(index, line, raw, cell, state.offset, fields, problem)
 
     def _check_unclosed(self, state: _LineState, start_line: int) -> None:
-        if state.consumed:
+        # Python's csv module (non-strict) ends an open quoted field at the
+        # end of input without complaint, which would fold every later line
+        # into one cell and lose those rows silently.
+        if state.exhausted:
             raise InputError(
                 self.name,
                 "a quoted field opened on this line never closes "
@@ -228,6 +234,7 @@ class ListReader:
     def _consume_header(self, lines: Iterator[str], state: _LineState) -> None:
         reader = csv.reader(lines, delimiter=self.format.delimiter)
         for fields in reader:
+            self._check_unclosed(state, state.line - len(state.consumed) + 1)
             raw = _strip_newline("".join(state.consumed))
             state.consumed.clear()
             if fields:
@@ -252,6 +259,7 @@ class ListReader:
             state.consumed.append(text)
             body = text.rstrip("\r\n") if separator == b"\n" else text.rstrip("\r")
             yield body + "\n"
+        state.exhausted = True
 
     def _raw_lines(self, separator: bytes) -> Iterator[bytes]:
         pending = self._buffer
