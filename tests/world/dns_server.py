@@ -21,6 +21,7 @@ Behaviours apply to the name asked, not to names reached through a CNAME.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import socket
 import struct
@@ -46,6 +47,7 @@ CLASSIC_UDP_SIZE = 512
 # RFC 1035 §4.2.2: a TCP message carries a 16-bit length.
 MAX_TCP_SIZE = 65535
 MAX_CHASE = 8
+RECEIVE_BUFFER = 4 << 20
 
 
 class Behaviour(Enum):
@@ -192,8 +194,15 @@ def answer(zone: Zone, query: dns.message.Message) -> dns.message.Message:
 
 
 def make_rrset(name: dns.name.Name, rdtype: int, texts: list[str]) -> dns.rrset.RRset:
-    kind = dns.rdatatype.RdataType(rdtype)
-    return dns.rrset.from_text_list(name, TTL, dns.rdataclass.IN, kind, texts)
+    return parsed_rrset(name, dns.rdatatype.RdataType(rdtype), tuple(texts))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def parsed_rrset(
+    name: dns.name.Name, rdtype: dns.rdatatype.RdataType, texts: tuple[str, ...]
+) -> dns.rrset.RRset:
+    """Parsed once, shared by every answer (rendering does not change it)."""
+    return dns.rrset.from_text_list(name, TTL, dns.rdataclass.IN, rdtype, texts)
 
 
 def soa_for(name: dns.name.Name) -> dns.rrset.RRset:
@@ -318,6 +327,9 @@ class DnsServer:
                 lambda: _UdpProtocol(self), local_addr=(self.host, 0)
             )
             port = transport.get_extra_info("sockname")[1]
+            # Room for a burst of queries (the OS may cap it lower).
+            udp = transport.get_extra_info("socket")
+            udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
             try:
                 server = await asyncio.start_server(
                     self._serve_tcp, self.host, port, reuse_address=True
