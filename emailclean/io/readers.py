@@ -100,8 +100,22 @@ def open_input(path: str) -> BinaryIO:
 def _maybe_gunzip(stream: BinaryIO, path: str) -> BinaryIO:
     head = stream.peek(2)[:2] if hasattr(stream, "peek") else b""
     if head == b"\x1f\x8b" or path.endswith(".gz"):
-        return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+        if path == "-":
+            return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+        return _FileGzip(fileobj=stream, mode="rb")  # type: ignore[return-value]
     return stream
+
+
+class _FileGzip(gzip.GzipFile):
+    """A GzipFile that also closes the file it reads (GzipFile leaves it open)."""
+
+    def close(self) -> None:
+        source = self.fileobj
+        try:
+            super().close()
+        finally:
+            if source is not None:
+                source.close()
 
 
 class ListReader:

@@ -328,6 +328,44 @@ def test_reader_binary_data_input_error() -> None:
     )
 
 
+def test_open_input_gzip_by_extension(tmp_path: Path) -> None:
+    path = tmp_path / "list.txt.gz"
+    path.write_bytes(gzip.compress(b"ann@acme.com\nbob@acme.com\n"))
+
+    with open_input(str(path)) as stream:
+        _, records = read_all(stream.read(), str(path))
+
+    assert cells(records) == ["ann@acme.com", "bob@acme.com"]
+
+
+def test_open_input_gzip_by_magic_without_extension(tmp_path: Path) -> None:
+    path = tmp_path / "list"
+    path.write_bytes(gzip.compress(b"ann@acme.com\n"))
+
+    with open_input(str(path)) as stream:
+        assert stream.read() == b"ann@acme.com\n"
+
+
+def test_reader_truncated_gzip_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "list.txt.gz"
+    path.write_bytes(gzip.compress(b"ann@acme.com\n" * 1000)[:40])
+
+    with pytest.raises(InputError, match="the gzip data is truncated or corrupt"):
+        with open_input(str(path)) as stream:
+            ListReader(stream, str(path))
+
+
+def test_open_input_gzip_close_closes_file(tmp_path: Path) -> None:
+    path = tmp_path / "list.txt.gz"
+    path.write_bytes(gzip.compress(b"ann@acme.com\n"))
+
+    stream = open_input(str(path))
+    source = stream.fileobj  # type: ignore[attr-defined]
+    stream.close()
+
+    assert source.closed
+
+
 @pytest.mark.parametrize(
     ("make", "problem"),
     [
