@@ -368,34 +368,39 @@ def _refuse_binary(head: bytes, name: str) -> None:
 
 
 def _guess_kind(lines: list[str]) -> str:
-    content = [line for line in lines if line.strip()][:SNIFF_ROWS]
-    if not content:
+    if not any(line.strip() for line in lines):
         return "txt"
     for delimiter in DELIMITERS:
-        counts = [len(_split_one(line, delimiter)) for line in content]
-        if min(counts) > 1 and counts.count(counts[0]) >= len(counts) * 0.8:
+        if _row_width(_sample_rows(lines, delimiter))[0] > 1:
             return "csv"
     return "txt"
 
 
 def _guess_delimiter(lines: list[str]) -> str:
-    content = [line for line in lines if line.strip()][:SNIFF_ROWS]
     best, best_score = ",", 0
     for delimiter in DELIMITERS:
-        counts = [len(_split_one(line, delimiter)) for line in content]
-        if not counts or min(counts) < 2:
+        rows = _sample_rows(lines, delimiter)
+        width, share = _row_width(rows)
+        if width < 2:
             continue
-        score = counts.count(max(set(counts), key=counts.count)) * 100 + min(counts)
+        score = share * 100 + min(len(row) for row in rows)
         if score > best_score:
             best, best_score = delimiter, score
     return best
 
 
-def _split_one(line: str, delimiter: str) -> list[str]:
-    try:
-        return next(csv.reader([line], delimiter=delimiter), [])
-    except csv.Error:
-        return [line]
+def _row_width(rows: list[list[str]]) -> tuple[int, int]:
+    """The usual number of fields, and how many rows have it (0, 0 if unclear).
+
+    Rows are parsed records, not lines, so a quoted field holding a newline
+    counts once; a few ragged rows (one in five) are tolerated.
+    """
+    counts = [len(row) for row in rows]
+    if not counts:
+        return 0, 0
+    width = max(set(counts), key=counts.count)
+    share = counts.count(width)
+    return (width, share) if share >= len(counts) * 0.8 else (0, 0)
 
 
 def _sample_rows(lines: list[str], delimiter: str) -> list[list[str]]:

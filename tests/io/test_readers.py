@@ -283,6 +283,33 @@ def test_reader_no_extension_kind_sniffed_from_content(data: bytes, kind: str) -
     assert reader.format.kind == kind
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b'name,email,note\nAnn,ann@acme.com,"two\nlines"\n'
+                     b"Bob,bob@acme.com,\n", id="quoted-newline"),
+        pytest.param(b"name,email\nAnn,ann@acme.com\nBob\nCy,cy@acme.com\n"
+                     b"Dee,dee@acme.com\nEd,ed@acme.com\n", id="one-short-row"),
+    ],
+)
+def test_reader_no_extension_csv_with_irregular_lines_sniffed_csv(data: bytes) -> None:
+    reader, records = read_all(data, "<stdin>")
+
+    assert reader.format.kind == "csv"
+    assert reader.format.header is not None
+    assert records[0].cell == "ann@acme.com"
+
+
+def test_reader_no_extension_txt_with_a_comma_line_stays_txt() -> None:
+    data = b"".join(f"user{n}@acme.com\n".encode() for n in range(9))
+    data += b"Lee, Ann <ann@acme.com>\n"
+
+    reader, records = read_all(data, "<stdin>")
+
+    assert reader.format.kind == "txt"
+    assert len(records) == 10
+
+
 def test_reader_latin1_encoding_decodes_row() -> None:
     data = "name,email\nJosé,jose@acme.com\n".encode("latin-1")
 
