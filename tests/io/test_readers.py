@@ -377,9 +377,11 @@ def test_reader_truncated_gzip_input_error(tmp_path: Path) -> None:
     path = tmp_path / "list.txt.gz"
     path.write_bytes(gzip.compress(b"ann@acme.com\n" * 1000)[:40])
 
-    with pytest.raises(InputError, match="the gzip data is truncated or corrupt"):
-        with open_input(str(path)) as stream:
-            ListReader(stream, str(path))
+    with (
+        pytest.raises(InputError, match="the gzip data is truncated or corrupt"),
+        open_input(str(path)) as stream,
+    ):
+        ListReader(stream, str(path))
 
 
 def test_open_input_gzip_close_closes_file(tmp_path: Path) -> None:
