@@ -87,6 +87,9 @@ EDNS_PAYLOAD = 1232
 # Stub resolvers stop following CNAMEs after a few hops; loops end here.
 MAX_CNAME_CHAIN = 8
 MAX_MAIL_HOSTS = 20
+# Queries in flight at once: bursts beyond this overflow the receive
+# buffers of home routers and small resolvers, and lost queries cost timeouts.
+MAX_QUERIES_IN_FLIGHT = 256
 # DESIGN.md §8: the resolver is dead when this many lookups got no reply.
 DEAD_AFTER = 8
 
@@ -139,7 +142,7 @@ def parse_nameserver(text: str) -> tuple[str, int]:
     Only IP addresses are accepted: naming the DNS server would need DNS.
     """
     spec = text.strip()
-    host, port_text = split_host_port(spec)
+    host, port_text = _split_host_port(spec)
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -148,11 +151,11 @@ def parse_nameserver(text: str) -> tuple[str, int]:
             "give the DNS server as 1.2.3.4, 1.2.3.4:5353 or [::1]:53"
         ) from None
 
-    port = DNS_PORT if port_text is None else parse_port(text, port_text)
+    port = DNS_PORT if port_text is None else _parse_port(text, port_text)
     return str(address), port
 
 
-def split_host_port(spec: str) -> tuple[str, str | None]:
+def _split_host_port(spec: str) -> tuple[str, str | None]:
     if spec.startswith("["):
         host, bracket, rest = spec[1:].partition("]")
         if not bracket or (rest and not rest.startswith(":")):
@@ -164,7 +167,7 @@ def split_host_port(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
-def parse_port(text: str, port_text: str) -> int:
+def _parse_port(text: str, port_text: str) -> int:
     if port_text.isdigit() and 0 < int(port_text) < 65536:
         return int(port_text)
     raise UsageError(
@@ -183,7 +186,7 @@ def reserved_domain_outcome(domain: str) -> DomainOutcome | None:
     return None
 
 
-class Answer(Enum):
+class _Answer(Enum):
     """How one DNS query ended."""
 
     RECORDS = "records"
@@ -194,37 +197,37 @@ class Answer(Enum):
 
 
 @dataclass(frozen=True)
-class Reply:
+class _Reply:
     """One query's result: its records, or what went wrong (`problem`)."""
 
-    answer: Answer
+    answer: _Answer
     records: tuple[dns.rdata.Rdata, ...] = ()
     response: dns.message.Message | None = None
     problem: str = ""
 
     @property
     def failed(self) -> bool:
-        return self.answer in (Answer.FAILED, Answer.TIMEOUT)
+        return self.answer in (_Answer.FAILED, _Answer.TIMEOUT)
 
 
 @dataclass(frozen=True)
-class HostLookup:
+class _HostLookup:
     """A mail host's addresses, or why it has none."""
 
     addresses: tuple[str, ...]
-    answer: Answer
+    answer: _Answer
     problem: str = ""
 
     @property
     def failed(self) -> bool:
-        return self.answer in (Answer.FAILED, Answer.TIMEOUT)
+        return self.answer in (_Answer.FAILED, _Answer.TIMEOUT)
 
 
-Key = TypeVar("Key", bound=Hashable)
-Value = TypeVar("Value")
+_Key = TypeVar("_Key", bound=Hashable)
+_Value = TypeVar("_Value")
 
 
-class SingleFlight(Generic[Key, Value]):
+class _SingleFlight(Generic[_Key, _Value]):
     """A bounded LRU of results, plus the lookups still in flight.
 
     Concurrent askers for one key await the same task; a cancelled asker
@@ -233,22 +236,22 @@ class SingleFlight(Generic[Key, Value]):
 
     def __init__(self, capacity: int) -> None:
         self.capacity = max(capacity, 1)
-        self.done: OrderedDict[Key, Value] = OrderedDict()
-        self.pending: dict[Key, asyncio.Task[Value]] = {}
+        self.done: OrderedDict[_Key, _Value] = OrderedDict()
+        self.pending: dict[_Key, asyncio.Task[_Value]] = {}
 
-    def get(self, key: Key) -> Value | None:
+    def get(self, key: _Key) -> _Value | None:
         value = self.done.get(key)
         if value is not None:
             self.done.move_to_end(key)
         return value
 
-    def put(self, key: Key, value: Value) -> None:
+    def put(self, key: _Key, value: _Value) -> None:
         self.done[key] = value
         self.done.move_to_end(key)
         while len(self.done) > self.capacity:
             self.done.popitem(last=False)
 
-    async def run(self, key: Key, lookup: Callable[[], Awaitable[Value]]) -> Value:
+    async def run(self, key: _Key, lookup: Callable[[], Awaitable[_Value]]) -> _Value:
         cached = self.get(key)
         if cached is not None:
             return cached
@@ -260,7 +263,7 @@ class SingleFlight(Generic[Key, Value]):
             task.add_done_callback(lambda done: self.finish(key, done))
         return await asyncio.shield(task)
 
-    def finish(self, key: Key, task: asyncio.Task[Value]) -> None:
+    def finish(self, key: _Key, task: asyncio.Task[_Value]) -> None:
         if self.pending.get(key) is task:
             del self.pending[key]
         if not task.cancelled() and task.exception() is None:
@@ -278,16 +281,17 @@ class DomainResolver:
 
     def __init__(self, settings: ResolverSettings) -> None:
         self.settings = settings
-        self.nameservers = settings.nameservers or system_nameservers()
+        self._nameservers = settings.nameservers or _system_nameservers()
         self.queries_sent = 0
         self.health = ResolverHealth()
-        self.domains: SingleFlight[str, DomainOutcome] = SingleFlight(
+        self._domains: _SingleFlight[str, DomainOutcome] = _SingleFlight(
             settings.cache_size
         )
-        self.hosts: SingleFlight[dns.name.Name, HostLookup] = SingleFlight(
+        self._hosts: _SingleFlight[dns.name.Name, _HostLookup] = _SingleFlight(
             settings.cache_size
         )
-        self.backend = dns.asyncbackend.get_backend("asyncio")
+        self._backend = dns.asyncbackend.get_backend("asyncio")
+        self._in_flight = asyncio.Semaphore(MAX_QUERIES_IN_FLIGHT)
 
     async def resolve_domain(self, ascii_domain: str) -> DomainOutcome:
         """What DNS says about mail for `ascii_domain`; never raises."""
@@ -296,14 +300,14 @@ class DomainResolver:
         if reserved is not None:
             return reserved
 
-        cached = self.domains.get(domain)
+        cached = self._domains.get(domain)
         if cached is not None:
             return cached
         if self.health.dead:
-            return self.dead_outcome(domain)
+            return self._dead_outcome(domain)
 
         try:
-            return await self.domains.run(domain, lambda: self.lookup(domain))
+            return await self._domains.run(domain, lambda: self._lookup(domain))
         except Exception:  # a bug of ours: report unknown, never crash the job
             logger.exception("DNS lookup of %s failed unexpectedly", domain)
             message = f"DNS lookup of {domain} failed unexpectedly; see the log"
@@ -311,18 +315,18 @@ class DomainResolver:
 
     def remember(self, domain: str, outcome: DomainOutcome) -> None:
         """Seed the cache, e.g. from a checkpoint; no query is sent."""
-        self.domains.put(domain.rstrip(".").lower(), outcome)
+        self._domains.put(domain.rstrip(".").lower(), outcome)
 
     def known(self) -> Iterator[tuple[str, DomainOutcome]]:
         """Every domain outcome in the cache, failures included."""
-        return iter(list(self.domains.done.items()))
+        return iter(list(self._domains.done.items()))
 
     async def aclose(self) -> None:
         """Cancel lookups still in flight; their askers get CancelledError."""
-        await self.domains.aclose()
-        await self.hosts.aclose()
+        await self._domains.aclose()
+        await self._hosts.aclose()
 
-    def dead_outcome(self, domain: str) -> DomainOutcome:
+    def _dead_outcome(self, domain: str) -> DomainOutcome:
         return DomainOutcome(
             Reason.DNS_TIMEOUT,
             f"DNS lookup of {domain} skipped: no DNS server has answered any "
@@ -330,9 +334,9 @@ class DomainResolver:
             "--nameserver",
         )
 
-    async def lookup(self, domain: str) -> DomainOutcome:
-        outcome = await self.judge_domain(domain)
-        self.count(outcome)
+    async def _lookup(self, domain: str) -> DomainOutcome:
+        outcome = await self._judge_domain(domain)
+        self._count(outcome)
 
         if outcome.reason in (Reason.DNS_TIMEOUT, Reason.DNS_ERROR):
             logger.info("DNS lookup of %s gave no verdict: %s", domain, outcome.message)
@@ -340,7 +344,7 @@ class DomainResolver:
             logger.debug("DNS %s: %s", domain, outcome.message)
         return outcome
 
-    def count(self, outcome: DomainOutcome) -> None:
+    def _count(self, outcome: DomainOutcome) -> None:
         if outcome.reason is Reason.DNS_TIMEOUT:
             self.health.timed_out += 1
         elif outcome.reason is Reason.DNS_ERROR:
@@ -348,32 +352,29 @@ class DomainResolver:
         else:
             self.health.answered += 1
 
-    async def judge_domain(self, domain: str) -> DomainOutcome:
-        try:
-            name = dns.name.from_text(domain)
-        except dns.exception.DNSException as error:
-            message = f"{domain} is not a valid domain name ({error})"
-            return DomainOutcome(Reason.BAD_SYNTAX, message)
-        if not self.nameservers:
-            return DomainOutcome(Reason.DNS_ERROR, NO_NAMESERVER)
+    async def _judge_domain(self, domain: str) -> DomainOutcome:
+        name = _domain_name(domain)
+        if isinstance(name, DomainOutcome):
+            return name
+        if not self._nameservers:
+            return DomainOutcome(Reason.DNS_ERROR, _NO_NAMESERVER)
 
-        reply = await self.query(name, dns.rdatatype.MX)
-        if reply.answer is Answer.NXDOMAIN:
-            message = f"{domain} does not exist (NXDOMAIN)"
-            return DomainOutcome(Reason.NO_DOMAIN, message)
+        reply = await self._query(name, dns.rdatatype.MX)
+        if reply.answer is _Answer.NXDOMAIN:
+            return _no_domain_outcome(domain, reply)
         if reply.failed:
-            return unknown_outcome(reply.answer, reply.problem)
-        if reply.answer is Answer.NODATA:
-            return await self.judge_implicit_mx(domain, name)
-        return await self.judge_mx(domain, reply)
+            return _unknown_outcome(reply.answer, reply.problem)
+        if reply.answer is _Answer.NODATA:
+            return await self._judge_implicit_mx(domain, name)
+        return await self._judge_mx(domain, reply)
 
-    async def judge_implicit_mx(
+    async def _judge_implicit_mx(
         self, domain: str, name: dns.name.Name
     ) -> DomainOutcome:
         """RFC 5321 §5.1: no MX records, so the domain is its own mail host."""
-        lookup = await self.mail_host(name, None)
+        lookup = await self._mail_host(name, None)
         if lookup.failed:
-            return unknown_outcome(lookup.answer, lookup.problem)
+            return _unknown_outcome(lookup.answer, lookup.problem)
         if not lookup.addresses:
             return DomainOutcome(
                 Reason.NO_MAIL_HOST,
@@ -382,14 +383,17 @@ class DomainResolver:
             )
 
         host = MailHost(domain, 0, lookup.addresses)
+        kept = self._allowed_hosts([host])
+        if not kept:
+            return _private_outcome(domain, [host])
         message = (
             f"{domain} has no MX record; mail goes to the domain's own "
             "address (implicit MX, RFC 5321 §5.1)"
         )
-        return self.judge_privacy(domain, [host], message)
+        return DomainOutcome(None, message, kept)
 
-    async def judge_mx(self, domain: str, reply: Reply) -> DomainOutcome:
-        targets = mx_targets(reply.records)
+    async def _judge_mx(self, domain: str, reply: _Reply) -> DomainOutcome:
+        targets = _mx_targets(reply.records)
         if not targets:
             return DomainOutcome(
                 Reason.NULL_MX,
@@ -398,140 +402,157 @@ class DomainResolver:
 
         tried = targets[:MAX_MAIL_HOSTS]
         lookups = await asyncio.gather(
-            *(self.mail_host(name, reply.response) for _, name in tried)
+            *(self._mail_host(name, reply.response) for _, name in tried)
         )
         hosts = [
-            MailHost(host_text(name), preference, lookup.addresses)
+            MailHost(_host_text(name), preference, lookup.addresses)
             for (preference, name), lookup in zip(tried, lookups, strict=True)
             if lookup.addresses
         ]
-        if hosts:
-            skipped = len(tried) - len(hosts)
-            return self.judge_privacy(domain, hosts, usable_message(hosts, skipped))
-        return no_usable_host(domain, tried, lookups, len(targets))
+        if not hosts:
+            return _no_usable_host(domain, tried, lookups, len(targets))
 
-    def judge_privacy(
-        self, domain: str, hosts: list[MailHost], message: str
-    ) -> DomainOutcome:
-        """DESIGN.md §3: never probe non-public addresses unless allowed."""
+        kept = self._allowed_hosts(hosts)
+        if not kept:
+            return _private_outcome(domain, hosts)
+        message = _usable_message(domain, kept, skipped=len(tried) - len(kept))
+        return DomainOutcome(None, message, kept)
+
+    def _allowed_hosts(self, hosts: list[MailHost]) -> tuple[MailHost, ...]:
+        """DESIGN.md §3: only public addresses, unless private ones are allowed.
+
+        A host keeps its public addresses; a host with none is dropped.
+        """
         if self.settings.allow_private:
-            return DomainOutcome(None, message, tuple(hosts))
+            return tuple(hosts)
+        public = (_public_part(host) for host in hosts)
+        return tuple(host for host in public if host.addresses)
 
-        public = [public_part(host) for host in hosts]
-        kept = tuple(host for host in public if host.addresses)
-        if kept:
-            return DomainOutcome(None, message, kept)
-
-        first = hosts[0]
-        return DomainOutcome(
-            Reason.PRIVATE_MX,
-            f"{domain}'s mail hosts have only non-public addresses "
-            f"({first.name}: {first.addresses[0]}); pass --allow-private-mx "
-            "to probe them",
-        )
-
-    async def mail_host(
+    async def _mail_host(
         self, name: dns.name.Name, mx_response: dns.message.Message | None
-    ) -> HostLookup:
+    ) -> _HostLookup:
         """A mail host's addresses: from the MX answer, the cache, or DNS."""
-        carried = self.carried_addresses(name, mx_response)
-        if carried is not None and self.hosts.get(name) is None:
-            self.hosts.put(name, carried)
-        return await self.hosts.run(name, lambda: self.lookup_addresses(name))
+        carried = self._carried_addresses(name, mx_response)
+        if carried is not None and self._hosts.get(name) is None:
+            self._hosts.put(name, carried)
+        return await self._hosts.run(name, lambda: self._lookup_addresses(name))
 
-    def carried_addresses(
+    def _carried_addresses(
         self, name: dns.name.Name, response: dns.message.Message | None
-    ) -> HostLookup | None:
+    ) -> _HostLookup | None:
         """Addresses in the MX answer's additional section, if complete."""
         if response is None:
             return None
-        ipv4 = additional_addresses(response, name, dns.rdatatype.A)
-        ipv6 = additional_addresses(response, name, dns.rdatatype.AAAA)
+        ipv4 = _additional_addresses(response, name, dns.rdatatype.A)
+        ipv6 = _additional_addresses(response, name, dns.rdatatype.AAAA)
         if not ipv4 or (self.settings.use_ipv6 and not ipv6):
             return None
         addresses = ipv4 + ipv6 if self.settings.use_ipv6 else ipv4
-        return HostLookup(addresses, Answer.RECORDS)
+        return _HostLookup(addresses, _Answer.RECORDS)
 
-    async def lookup_addresses(self, name: dns.name.Name) -> HostLookup:
+    async def _lookup_addresses(self, name: dns.name.Name) -> _HostLookup:
         """DESIGN.md §6: A records; AAAA when there is no A or IPv6 is on."""
-        ipv4 = await self.query(name, dns.rdatatype.A)
-        if ipv4.failed or ipv4.answer is Answer.NXDOMAIN:
-            return HostLookup((), ipv4.answer, ipv4.problem)
+        ipv4 = await self._query(name, dns.rdatatype.A)
+        if ipv4.failed or ipv4.answer is _Answer.NXDOMAIN:
+            return _HostLookup((), ipv4.answer, ipv4.problem)
         if ipv4.records and not self.settings.use_ipv6:
-            return HostLookup(record_addresses(ipv4), Answer.RECORDS)
+            return _HostLookup(_record_addresses(ipv4), _Answer.RECORDS)
 
-        ipv6 = await self.query(name, dns.rdatatype.AAAA)
-        addresses = record_addresses(ipv4) + record_addresses(ipv6)
+        ipv6 = await self._query(name, dns.rdatatype.AAAA)
+        addresses = _record_addresses(ipv4) + _record_addresses(ipv6)
         if addresses:
-            return HostLookup(addresses, Answer.RECORDS)
+            return _HostLookup(addresses, _Answer.RECORDS)
         if ipv6.failed:
-            return HostLookup((), ipv6.answer, ipv6.problem)
-        return HostLookup((), Answer.NODATA)
+            return _HostLookup((), ipv6.answer, ipv6.problem)
+        return _HostLookup((), _Answer.NODATA)
 
-    async def query(self, name: dns.name.Name, rdtype: int) -> Reply:
+    async def _query(self, name: dns.name.Name, rdtype: int) -> _Reply:
         """Ask up to `attempts` times, the nameservers in turn."""
-        last = Reply(Answer.TIMEOUT, problem=self.timeout_problem(name))
+        last = _Reply(_Answer.TIMEOUT, problem=self._timeout_problem(name))
         for attempt in range(max(self.settings.attempts, 1)):
-            server = self.nameservers[attempt % len(self.nameservers)]
-            reply = await self.query_once(name, rdtype, server)
+            server = self._nameservers[attempt % len(self._nameservers)]
+            reply = await self._query_once(name, rdtype, server)
             if not reply.failed:
                 return reply
-            if reply.answer is Answer.FAILED or last.answer is Answer.TIMEOUT:
+            # Report an error reply rather than a later timeout: it says more.
+            if reply.answer is _Answer.FAILED or last.answer is _Answer.TIMEOUT:
                 last = reply
         return last
 
-    async def query_once(
+    async def _query_once(
         self, name: dns.name.Name, rdtype: int, server: tuple[str, int]
-    ) -> Reply:
+    ) -> _Reply:
         """One attempt, with every dnspython and socket error translated."""
         kind = dns.rdatatype.RdataType(rdtype)
         query = dns.message.make_query(name, kind, use_edns=0, payload=EDNS_PAYLOAD)
         host, port = server
-        self.queries_sent += 1
         try:
-            response, used_tcp = await dns.asyncquery.udp_with_fallback(
-                query,
-                host,
-                timeout=self.settings.timeout,
-                port=port,
-                ignore_unexpected=True,
-                backend=self.backend,
-            )
+            async with self._in_flight:
+                self.queries_sent += 1
+                response, used_tcp = await dns.asyncquery.udp_with_fallback(
+                    query,
+                    host,
+                    timeout=self.settings.timeout,
+                    port=port,
+                    ignore_unexpected=True,
+                    backend=self._backend,
+                )
         except dns.exception.Timeout:
-            return Reply(Answer.TIMEOUT, problem=self.timeout_problem(name))
+            return _Reply(_Answer.TIMEOUT, problem=self._timeout_problem(name))
         except (dns.exception.DNSException, OSError, EOFError) as error:
-            return self.failed_reply(name, kind, server, error)
+            return self._failed_reply(name, kind, server, error)
 
         self.queries_sent += used_tcp
         self.health.replied = True
-        return classify(response, name, kind)
+        return _classify(response, name, kind)
 
-    def failed_reply(
+    def _failed_reply(
         self,
         name: dns.name.Name,
         rdtype: dns.rdatatype.RdataType,
         server: tuple[str, int],
         error: Exception,
-    ) -> Reply:
-        where = format_server(server)
+    ) -> _Reply:
+        where = _format_server(server)
         logger.debug("DNS %s %s via %s failed: %r", name, rdtype.name, where, error)
-        problem = (
-            f"DNS server {where} could not be asked about {host_text(name)} "
-            f"({describe(error)})"
-        )
-        return Reply(Answer.FAILED, problem=problem)
+        problem = _describe(error, f"DNS server {where}", _host_text(name))
+        return _Reply(_Answer.FAILED, problem=problem)
 
-    def timeout_problem(self, name: dns.name.Name) -> str:
+    def _timeout_problem(self, name: dns.name.Name) -> str:
         return (
             f"DNS server did not answer within {self.settings.timeout:g}s "
-            f"for {host_text(name)}"
+            f"for {_host_text(name)}"
         )
 
 
-NO_NAMESERVER = "no DNS server is configured on this system; pass --nameserver 1.2.3.4"
+_NO_NAMESERVER = "no DNS server is configured on this system; pass --nameserver 1.2.3.4"
 
 
-def system_nameservers() -> tuple[tuple[str, int], ...]:
+def _domain_name(domain: str) -> dns.name.Name | DomainOutcome:
+    """The DNS name to ask about, or why there is none (RFC 1035 §2.3.4)."""
+    if not domain:
+        return DomainOutcome(Reason.BAD_SYNTAX, "the domain is empty")
+    try:
+        return dns.name.from_text(domain)
+    except dns.exception.DNSException as error:
+        message = f"{domain} is not a valid domain name ({error})"
+        return DomainOutcome(Reason.BAD_SYNTAX, message)
+
+
+def _no_domain_outcome(domain: str, reply: _Reply) -> DomainOutcome:
+    """NXDOMAIN; RFC 6604 §3: through a CNAME it is the alias's target's."""
+    alias = None
+    if reply.response is not None:
+        name = dns.name.from_text(domain)
+        alias = _find_rrset(reply.response, name, dns.rdatatype.CNAME)
+    if alias and isinstance(alias[0], dns.rdtypes.ANY.CNAME.CNAME):
+        target = _host_text(alias[0].target)
+        message = f"{domain} is an alias of {target}, which does not exist"
+        return DomainOutcome(Reason.NO_DOMAIN, message + " (NXDOMAIN)")
+    return DomainOutcome(Reason.NO_DOMAIN, f"{domain} does not exist (NXDOMAIN)")
+
+
+def _system_nameservers() -> tuple[tuple[str, int], ...]:
     """The system's resolvers (/etc/resolv.conf, or the registry on Windows)."""
     try:
         system = dns.resolver.Resolver(configure=True)
@@ -541,11 +562,11 @@ def system_nameservers() -> tuple[tuple[str, int], ...]:
     return tuple((str(server), system.port) for server in system.nameservers)
 
 
-def classify(
+def _classify(
     response: dns.message.Message,
     name: dns.name.Name,
     rdtype: dns.rdatatype.RdataType,
-) -> Reply:
+) -> _Reply:
     """Sort a response by rcode, then follow CNAMEs to the records asked for.
 
     RFC 6604 §3: the rcode of an answer with a CNAME chain describes the
@@ -553,18 +574,18 @@ def classify(
     """
     rcode = response.rcode()
     if rcode == dns.rcode.NXDOMAIN:
-        return Reply(Answer.NXDOMAIN, response=response)
+        return _Reply(_Answer.NXDOMAIN, response=response)
     if rcode != dns.rcode.NOERROR:
-        return Reply(
-            Answer.FAILED, response=response, problem=rcode_problem(rcode, name)
+        return _Reply(
+            _Answer.FAILED, response=response, problem=_rcode_problem(rcode, name)
         )
 
-    records = chased_records(response, name, rdtype)
-    answer = Answer.RECORDS if records else Answer.NODATA
-    return Reply(answer, records, response)
+    records = _chased_records(response, name, rdtype)
+    answer = _Answer.RECORDS if records else _Answer.NODATA
+    return _Reply(answer, records, response)
 
 
-def chased_records(
+def _chased_records(
     response: dns.message.Message,
     name: dns.name.Name,
     rdtype: dns.rdatatype.RdataType,
@@ -572,19 +593,19 @@ def chased_records(
     """The records of `rdtype` at the end of `name`'s CNAME chain."""
     owner = name
     for _ in range(MAX_CNAME_CHAIN):
-        found = find_rrset(response, owner, rdtype)
+        found = _find_rrset(response, owner, rdtype)
         if found:
             return found
-        alias = find_rrset(response, owner, dns.rdatatype.CNAME)
+        alias = _find_rrset(response, owner, dns.rdatatype.CNAME)
         if not alias:
             return ()
-        target = alias[0]
-        assert isinstance(target, dns.rdtypes.ANY.CNAME.CNAME)
-        owner = target.target
+        if not isinstance(alias[0], dns.rdtypes.ANY.CNAME.CNAME):
+            return ()
+        owner = alias[0].target
     return ()
 
 
-def find_rrset(
+def _find_rrset(
     response: dns.message.Message,
     owner: dns.name.Name,
     rdtype: dns.rdatatype.RdataType,
@@ -593,8 +614,8 @@ def find_rrset(
     return tuple(rrset) if rrset is not None else ()
 
 
-def rcode_problem(rcode: dns.rcode.Rcode, name: dns.name.Name) -> str:
-    host = host_text(name)
+def _rcode_problem(rcode: dns.rcode.Rcode, name: dns.name.Name) -> str:
+    host = _host_text(name)
     if rcode == dns.rcode.SERVFAIL:
         return (
             f"DNS server answered SERVFAIL for {host}: its authoritative "
@@ -605,7 +626,7 @@ def rcode_problem(rcode: dns.rcode.Rcode, name: dns.name.Name) -> str:
     return f"DNS server answered {dns.rcode.to_text(rcode)} for {host}"
 
 
-def mx_targets(
+def _mx_targets(
     records: Iterable[dns.rdata.Rdata],
 ) -> list[tuple[int, dns.name.Name]]:
     """Mail hosts by preference, ties by name, each once (RFC 5321 §5.1).
@@ -615,31 +636,32 @@ def mx_targets(
     """
     best: dict[dns.name.Name, int] = {}
     for record in records:
-        assert isinstance(record, dns.rdtypes.ANY.MX.MX)
+        if not isinstance(record, dns.rdtypes.ANY.MX.MX):
+            continue
         target = record.exchange
         if target == dns.name.root:
             continue
         best[target] = min(record.preference, best.get(target, record.preference))
     return sorted(
         ((preference, name) for name, preference in best.items()),
-        key=lambda pair: (pair[0], host_text(pair[1])),
+        key=lambda pair: (pair[0], _host_text(pair[1])),
     )
 
 
-def additional_addresses(
+def _additional_addresses(
     response: dns.message.Message,
     name: dns.name.Name,
     rdtype: dns.rdatatype.RdataType,
 ) -> tuple[str, ...]:
     rrset = response.get_rrset(response.additional, name, dns.rdataclass.IN, rdtype)
-    return addresses_of(rrset or ())
+    return _addresses_of(rrset or ())
 
 
-def record_addresses(reply: Reply) -> tuple[str, ...]:
-    return addresses_of(reply.records)
+def _record_addresses(reply: _Reply) -> tuple[str, ...]:
+    return _addresses_of(reply.records)
 
 
-def addresses_of(records: Iterable[dns.rdata.Rdata]) -> tuple[str, ...]:
+def _addresses_of(records: Iterable[dns.rdata.Rdata]) -> tuple[str, ...]:
     return tuple(
         str(record.address)
         for record in records
@@ -647,32 +669,42 @@ def addresses_of(records: Iterable[dns.rdata.Rdata]) -> tuple[str, ...]:
     )
 
 
-def public_part(host: MailHost) -> MailHost:
+def _public_part(host: MailHost) -> MailHost:
     addresses = tuple(ip for ip in host.addresses if is_global_address(ip))
     return MailHost(host.name, host.preference, addresses)
 
 
-def usable_message(hosts: list[MailHost], skipped: int) -> str:
+def _private_outcome(domain: str, hosts: list[MailHost]) -> DomainOutcome:
+    first = hosts[0]
+    return DomainOutcome(
+        Reason.PRIVATE_MX,
+        f"{domain}'s mail hosts have only non-public addresses "
+        f"({first.name}: {first.addresses[0]}); pass --allow-private-mx "
+        "to probe them",
+    )
+
+
+def _usable_message(domain: str, hosts: tuple[MailHost, ...], skipped: int) -> str:
     shown = ", ".join(f"{host.name} ({host.preference})" for host in hosts[:3])
     more = f" and {len(hosts) - 3} more" if len(hosts) > 3 else ""
     noun = "mail host" if len(hosts) == 1 else "mail hosts"
-    message = f"{len(hosts)} {noun}: {shown}{more}"
+    message = f"{domain} has {len(hosts)} {noun}: {shown}{more}"
     if skipped:
-        message += f"; {skipped} skipped, their lookup failed or found nothing"
+        message += f"; {skipped} more skipped: no usable address"
     return message
 
 
-def no_usable_host(
+def _no_usable_host(
     domain: str,
     tried: list[tuple[int, dns.name.Name]],
-    lookups: list[HostLookup],
+    lookups: list[_HostLookup],
     total: int,
 ) -> DomainOutcome:
     """No MX target resolved: invalid only when every one is known empty."""
     failures = [lookup for lookup in lookups if lookup.failed]
     if failures:
         first = failures[0]
-        return unknown_outcome(
+        return _unknown_outcome(
             first.answer, f"no mail host of {domain} resolved: {first.problem}"
         )
     if total > len(tried):
@@ -682,7 +714,7 @@ def no_usable_host(
             "has an address; the rest were not tried",
         )
 
-    names = ", ".join(host_text(name) for _, name in tried[:3])
+    names = ", ".join(_host_text(name) for _, name in tried[:3])
     return DomainOutcome(
         Reason.NO_MAIL_HOST,
         f"{domain}'s mail hosts ({names}) do not exist or have no address: "
@@ -690,25 +722,26 @@ def no_usable_host(
     )
 
 
-def unknown_outcome(answer: Answer, problem: str) -> DomainOutcome:
-    reason = Reason.DNS_TIMEOUT if answer is Answer.TIMEOUT else Reason.DNS_ERROR
+def _unknown_outcome(answer: _Answer, problem: str) -> DomainOutcome:
+    reason = Reason.DNS_TIMEOUT if answer is _Answer.TIMEOUT else Reason.DNS_ERROR
     return DomainOutcome(reason, problem)
 
 
-def host_text(name: dns.name.Name) -> str:
+def _host_text(name: dns.name.Name) -> str:
     return name.to_text(omit_final_dot=True).lower()
 
 
-def format_server(server: tuple[str, int]) -> str:
+def _format_server(server: tuple[str, int]) -> str:
     host, port = server
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def describe(error: Exception) -> str:
+def _describe(error: Exception, server: str, host: str) -> str:
     if isinstance(error, ConnectionRefusedError):
-        return "connection refused"
+        return f"{server} refused the connection when asked about {host}"
     if isinstance(error, EOFError):
-        return "connection closed before the reply"
+        return f"{server} closed the connection before replying about {host}"
     if isinstance(error, dns.exception.FormError):
-        return "malformed reply"
-    return str(error) or type(error).__name__
+        return f"{server} sent a malformed reply about {host}"
+    detail = str(error) or type(error).__name__
+    return f"{server} could not be asked about {host} ({detail})"

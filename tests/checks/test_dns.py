@@ -85,7 +85,7 @@ def test_resolve_domain_mx_hosts_in_preference_then_name_order(
         MailHost("mx-b.acme-mail.com", 20, (PUBLIC_2,)),
     )
     assert outcome.message == (
-        "3 mail hosts: mx-z.acme-mail.com (10), mx-a.acme-mail.com (20), "
+        "acme-mail.com has 3 mail hosts: mx-z.acme-mail.com (10), mx-a.acme-mail.com (20), "
         "mx-b.acme-mail.com (20)"
     )
 
@@ -227,10 +227,56 @@ def test_resolve_domain_mx_host_timeout_skips_to_next_mx(
 
     assert outcome.reason is None
     assert host_names(outcome) == ["mx2.flaky-mail.com"]
-    assert outcome.message.endswith("; 1 skipped, their lookup failed or found nothing")
+    assert outcome.message == (
+        "flaky-mail.com has 1 mail host: mx2.flaky-mail.com (20); "
+        "1 more skipped: no usable address"
+    )
+
+
+def test_resolve_domain_null_mx_beside_real_host_uses_real_host(
+    dns_server: DnsServer,
+) -> None:
+    dns_server.set_zone(
+        Zone()
+        .null_mx("half-corp.com")
+        .mx("half-corp.com", [(10, "mx.half-corp.com")])
+        .a("mx.half-corp.com", PUBLIC_1)
+    )
+
+    outcome = resolve(dns_server, "half-corp.com")
+
+    assert host_names(outcome) == ["mx.half-corp.com"]
+
+
+def test_resolve_domain_ipv6_loopback_nameserver_answers(
+    start_dns_server: Callable[..., DnsServer],
+) -> None:
+    try:
+        server = start_dns_server(Zone().a("plainhost-corp.net", PUBLIC_1), host="::1")
+    except (OSError, RuntimeError):
+        pytest.skip("no IPv6 loopback here")
+    settings = ResolverSettings(
+        nameservers=(parse_nameserver(server.nameserver),), timeout=1.0
+    )
+
+    outcome = with_resolver(settings, lambda r: r.resolve_domain("plainhost-corp.net"))
+
+    assert host_names(outcome) == ["plainhost-corp.net"]
 
 
 # --- proven undeliverable ---------------------------------------------------
+
+
+def test_resolve_domain_dangling_alias_is_no_domain(dns_server: DnsServer) -> None:
+    dns_server.set_zone(Zone().cname("dangling-corp.com", "gone-target.net"))
+
+    outcome = resolve(dns_server, "dangling-corp.com")
+
+    assert outcome == DomainOutcome(
+        Reason.NO_DOMAIN,
+        "dangling-corp.com is an alias of gone-target.net, which does not exist "
+        "(NXDOMAIN)",
+    )
 
 
 def test_resolve_domain_null_mx_is_invalid(dns_server: DnsServer) -> None:
@@ -393,7 +439,11 @@ def test_resolve_domain_garbage_reply_is_dns_error_not_exception(
 
     outcome = resolve(dns_server, "noisy-dns.org", timeout=0.3)
 
-    assert outcome.reason in (Reason.DNS_ERROR, Reason.DNS_TIMEOUT)
+    assert outcome == DomainOutcome(
+        Reason.DNS_ERROR,
+        f"DNS server {dns_server.nameserver} sent a malformed reply about "
+        "noisy-dns.org",
+    )
 
 
 def test_resolve_domain_closed_port_is_unknown_not_exception() -> None:

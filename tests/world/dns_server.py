@@ -256,7 +256,9 @@ class DnsServer:
 
     @property
     def nameserver(self) -> str:
-        """What `--nameserver` takes: `127.0.0.1:PORT`."""
+        """What `--nameserver` takes: `127.0.0.1:PORT` or `[::1]:PORT`."""
+        if ":" in self.host:
+            return f"[{self.host}]:{self.port}"
         return f"{self.host}:{self.port}"
 
     def set_zone(self, zone: Zone) -> None:
