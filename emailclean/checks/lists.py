@@ -7,7 +7,10 @@ services, and "disposable" is the stronger warning.
 
 Typo suggestions compare a domain with a short list of popular mail
 providers by Damerau-Levenshtein distance. A suggestion is only ever shown,
-never applied.
+never applied. A domain on the free-provider list is a real service, so it
+is held to a stricter bar: one slip at most (foxmail.com is not a typo of
+hotmail.com), and never one of a provider's own country domains (hotmail.fi
+is not a typo of hotmail.fr).
 """
 
 from __future__ import annotations
@@ -89,14 +92,16 @@ def suggest_domain(ascii_domain: str) -> str | None:
     """A popular domain this one is probably a typo of, or None."""
     if ascii_domain in _POPULAR_SET:
         return None
+    known_provider = ascii_domain in _FREE
     best: tuple[int, str] | None = None
     for candidate in POPULAR_DOMAINS:
         if abs(len(candidate) - len(ascii_domain)) > 2:
             continue
+        if known_provider and _same_brand(ascii_domain, candidate):
+            continue
+        allowed = 1 if known_provider else _allowed_distance(ascii_domain, candidate)
         distance = _edit_distance(ascii_domain, candidate, limit=2)
-        if distance <= _allowed_distance(ascii_domain, candidate) and (
-            best is None or distance < best[0]
-        ):
+        if distance <= allowed and (best is None or distance < best[0]):
             best = (distance, candidate)
     return best[1] if best else None
 
@@ -119,6 +124,12 @@ def _package_version(name: str) -> str:
 def _parent_domains(domain: str) -> list[str]:
     labels = domain.split(".")
     return [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
+def _same_brand(domain: str, candidate: str) -> bool:
+    # hotmail.fi, yahoo.se, outlook.be: a provider's own country domains,
+    # not slips of hotmail.fr, yahoo.de, outlook.de.
+    return domain.split(".", 1)[0] == candidate.split(".", 1)[0]
 
 
 def _allowed_distance(domain: str, candidate: str) -> int:
