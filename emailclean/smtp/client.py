@@ -22,6 +22,7 @@ exception escapes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import aiosmtplib
+import aiosmtplib.protocol
 
 from emailclean.errors import SmtpProbeError
 from emailclean.models import SmtpReply
@@ -44,6 +46,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+CLOSE_WAIT_LIMIT = 1.0  # seconds to wait for a closed connection to go
+CLOSE_POLL_INTERVAL = 0.005
 
 
 class SmtpTimeoutError(SmtpProbeError):
@@ -88,6 +93,22 @@ def opportunistic_tls_context() -> ssl.SSLContext:
     return context
 
 
+async def _wait_closed(
+    protocol: aiosmtplib.protocol.SMTPProtocol, bound: float
+) -> None:
+    """Wait (bounded) until the transport is really gone.
+
+    Closing a TLS transport first exchanges close_notify with the peer; if
+    the event loop ended before that, the socket would outlive it. aiosmtplib
+    clears `protocol.transport` once the connection is lost.
+    """
+    deadline = asyncio.get_running_loop().time() + min(bound, CLOSE_WAIT_LIMIT)
+    while protocol.transport is not None:
+        if asyncio.get_running_loop().time() >= deadline:
+            return
+        await asyncio.sleep(CLOSE_POLL_INTERVAL)
+
+
 class SmtpSession:
     """One connection to one address of mail host `mx`."""
 
@@ -111,6 +132,7 @@ class SmtpSession:
             start_tls=False,
         )
         self.tls = False
+        self._aborted_protocol: aiosmtplib.protocol.SMTPProtocol | None = None
 
     @property
     def supports_smtputf8(self) -> bool:
@@ -173,6 +195,7 @@ class SmtpSession:
 
     async def quit(self) -> None:
         """QUIT politely; any failure only means the connection is gone."""
+        protocol = self._smtp.protocol or self._aborted_protocol
         try:
             if self._smtp.is_connected:
                 await self._smtp.quit()
@@ -180,9 +203,12 @@ class SmtpSession:
             logger.debug("%s: QUIT failed, closing anyway: %s", self.mx, exc)
         finally:
             self._smtp.close()
+        if protocol is not None:
+            await _wait_closed(protocol, self._settings.timeout)
 
     def abort(self) -> None:
         """Drop the connection without a word (after a timeout or a 421)."""
+        self._aborted_protocol = self._smtp.protocol or self._aborted_protocol
         self._smtp.close()
 
     async def _command(self, stage: Stage, *args: bytes) -> ServerAnswer:

@@ -57,6 +57,7 @@ class ServerSpec:
     rcpt_reply: str | None = None  # fixed answer to every RCPT
     mail_reply: str | None = None  # fixed answer to MAIL FROM
     greeting_delay: float = 0.0  # tarpit: seconds before the banner
+    greeting_reply: str | None = None  # a refusing banner, then close
     drop_after_rcpt: int = 0  # close without a reply on RCPT number N
     drop_connections: int = 1_000_000  # ... on the first K connections only
     max_concurrent: int | None = None  # greet 421 past N connections
@@ -127,6 +128,14 @@ def starttls_required(*users: str) -> ServerSpec:
 
 def multiline(*users: str) -> ServerSpec:
     return mailbox(*users, multiline=True)
+
+
+def refusing_greeting(reply: str = "554 5.7.1 No SMTP service here") -> ServerSpec:
+    return ServerSpec(greeting_reply=reply)
+
+
+def gibberish() -> ServerSpec:
+    return ServerSpec(rcpt_reply="hello, this is not SMTP at all")
 
 
 def unreachable() -> ServerSpec:
@@ -305,6 +314,10 @@ class _RecordingSMTP(SMTP):
             await asyncio.sleep(spec.greeting_delay)
         if self._connection is not None and self._connection.refused:
             await self.push(TOO_BUSY)
+            self._close()
+            return
+        if spec.greeting_reply is not None:
+            await self.push(spec.greeting_reply)
             self._close()
             return
         if spec.multiline:
