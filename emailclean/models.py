@@ -7,8 +7,9 @@ those into the one `Verdict` a row gets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Status(StrEnum):
@@ -128,12 +129,13 @@ class SmtpReply:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class AddressInfo:
+class AddressInfo(NamedTuple):
     """What the syntax and list checks learned about one address.
 
     `reason` is None when the syntax is sound; otherwise it is
-    `BAD_SYNTAX` or `RESERVED_DOMAIN` and `message` says why.
+    `BAD_SYNTAX` or `RESERVED_DOMAIN` and `message` says why. (A named
+    tuple rather than a frozen dataclass: one is built per row, and tuples
+    build several times faster.)
     """
 
     reason: Reason | None
@@ -184,13 +186,14 @@ class MailboxOutcome:
     rule: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(NamedTuple):
+    """The one verdict a row gets (immutable; a named tuple for speed)."""
+
     status: Status
     reason: Reason
     message: str
     normalized: str | None = None
-    flags: frozenset[Flag] = field(default_factory=frozenset)
+    flags: frozenset[Flag] = frozenset()
     suggestion: str | None = None
     mx: str | None = None
     smtp: SmtpReply | None = None

@@ -17,6 +17,7 @@ Every flag that applies is kept, whichever reason wins.
 from __future__ import annotations
 
 from emailclean.models import (
+    REASON_STATUS,
     AddressInfo,
     DomainOutcome,
     Flag,
@@ -42,30 +43,35 @@ def decide(
     `domain` is None when DNS did not run, `mailbox` when SMTP did not.
     """
     if info.reason is not None:
-        return Verdict(info.reason.status, info.reason, info.message)
+        return Verdict(REASON_STATUS[info.reason], info.reason, info.message)
 
-    flags = set(info.flags)
+    flags = info.flags
     mx = _first_mx(domain)
     if mailbox is not None:
         mx = mailbox.mx or mx
         if mailbox.catch_all:
-            flags.add(Flag.CATCH_ALL)
+            flags = flags | {Flag.CATCH_ALL}
 
     reason, message = _deciding_reason(info, domain, mailbox)
-    if info.suggestion and reason.status is not Status.INVALID:
-        message = f"{message} Did you mean {info.suggestion}?"
-    elif info.suggestion:
-        message = f"{message} (Possible typo of {info.suggestion}.)"
+    status = REASON_STATUS[reason]
+    if info.suggestion:
+        message = _with_suggestion(message, info.suggestion, status)
     return Verdict(
-        status=reason.status,
-        reason=reason,
-        message=message,
-        normalized=info.normalized,
-        flags=frozenset(flags),
-        suggestion=info.suggestion,
-        mx=mx,
-        smtp=mailbox.reply if mailbox is not None else None,
+        status,
+        reason,
+        message,
+        info.normalized,
+        flags,
+        info.suggestion,
+        mx,
+        mailbox.reply if mailbox is not None else None,
     )
+
+
+def _with_suggestion(message: str, suggestion: str, status: Status) -> str:
+    if status is Status.INVALID:
+        return f"{message} (Possible typo of {suggestion}.)"
+    return f"{message} Did you mean {suggestion}?"
 
 
 def _deciding_reason(

@@ -48,6 +48,9 @@ _RESERVED_SUFFIXES = ("example", "example.com", "example.net", "example.org")
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _DOT_ATOM = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*\Z")
 _CASE_INSENSITIVE = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
+_WELL_FORMED = "The address is well formed."
+_SMTPUTF8 = frozenset({Flag.SMTPUTF8})
+_ROLE = frozenset({Flag.ROLE})
 _DISPLAY_NAME = re.compile(r"^[^<>]*<([^<>]*)>\s*\Z")
 
 
@@ -122,20 +125,20 @@ def _check_unusual(text: str, facts: _DomainFacts) -> AddressInfo:
 
 
 def _accepted(local: str, facts: _DomainFacts, *, smtputf8: bool) -> AddressInfo:
-    flags = set(facts.flags)
+    flags = facts.flags
     if smtputf8:
-        flags.add(Flag.SMTPUTF8)
+        flags = flags | _SMTPUTF8
     if lists.is_role_account(local):
-        flags.add(Flag.ROLE)
+        flags = flags | _ROLE
     suggestion = f"{local}@{facts.suggestion}" if facts.suggestion else None
     return AddressInfo(
-        reason=None,
-        message="The address is well formed.",
-        normalized=f"{local}@{facts.unicode_domain}",
-        local_part=local,
-        ascii_domain=facts.ascii_domain,
-        flags=frozenset(flags),
-        suggestion=suggestion,
+        None,
+        _WELL_FORMED,
+        f"{local}@{facts.unicode_domain}",
+        local,
+        facts.ascii_domain,
+        flags,
+        suggestion,
     )
 
 

@@ -76,6 +76,16 @@ class _LineState:
     line: int = 0
     blank: int = 0
     consumed: list[str] = field(default_factory=list)
+    undecodable: bool = False
+
+    def take_problem(self, text: str) -> str | None:
+        """What makes the record just read unreadable, if anything."""
+        if self.undecodable:
+            self.undecodable = False
+            return "the row has bytes that are not valid in the input encoding"
+        if "\x00" in text:
+            return "the row contains NUL bytes"
+        return None
     # Set when the input ran out while the CSV parser still wanted more: it
     # stops at the end of a row by itself, so only an open quote gets here.
     exhausted: bool = False
@@ -183,7 +193,7 @@ class ListReader:
                 raw=_strip_newline(raw),
                 cell=text.rstrip("\n"),
                 end_offset=state.offset,
-                problem=_line_problem(text),
+                problem=state.take_problem(text),
             )
             index += 1
 
@@ -220,7 +230,7 @@ class ListReader:
         width: int | None,
     ) -> Record:
         column = self.format.column
-        problem = _line_problem(raw)
+        problem = state.take_problem(raw)
         if width is not None and len(fields) != width:
             self.ragged_rows += 1
         if column >= len(fields):
@@ -269,7 +279,11 @@ class ListReader:
         for raw_line in self._raw_lines(separator):
             state.offset += len(raw_line)
             state.line += 1
-            text = raw_line.decode(self._encoding, "surrogateescape")
+            try:
+                text = raw_line.decode(self._encoding)
+            except UnicodeDecodeError:
+                text = raw_line.decode(self._encoding, "surrogateescape")
+                state.undecodable = True
             state.consumed.append(text)
             body = text.rstrip("\r\n") if separator == b"\n" else text.rstrip("\r")
             yield body + "\n"
@@ -472,19 +486,3 @@ def _strip_newline(text: str) -> str:
     if text.endswith(("\n", "\r")):
         return text[:-1]
     return text
-
-
-def _line_problem(text: str) -> str | None:
-    if "\x00" in text:
-        return "the row contains NUL bytes"
-    if _has_surrogates(text):
-        return "the row has bytes that are not valid in the input encoding"
-    return None
-
-
-def _has_surrogates(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False

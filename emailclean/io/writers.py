@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from functools import lru_cache
 from typing import BinaryIO, Protocol
 
 from emailclean.checks.syntax import extract_address
 from emailclean.io import faults
 from emailclean.io.readers import InputFormat, Record
-from emailclean.models import FLAG_ORDER, Verdict
+from emailclean.models import FLAG_ORDER, Flag, Verdict
 
 VERDICT_COLUMNS = (
     "status",
@@ -32,7 +34,7 @@ VERDICT_COLUMNS = (
     "smtp_reply",
 )
 FORMATS = ("csv", "jsonl", "json", "txt")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 class Sink:
@@ -84,21 +86,13 @@ def make_writer(
 
 def defuse(cell: str) -> str:
     """A cell a spreadsheet will show as text, never run as a formula."""
-    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+    return "'" + cell if cell and cell[0] in _FORMULA_STARTS else cell
 
 
-def verdict_cells(verdict: Verdict) -> list[str]:
-    smtp = verdict.smtp
-    return [
-        verdict.status.value,
-        verdict.reason.value,
-        defuse(verdict.normalized or ""),
-        defuse(verdict.suggestion or ""),
-        ";".join(flag.value for flag in FLAG_ORDER if flag in verdict.flags),
-        defuse(verdict.mx or ""),
-        str(smtp.code) if smtp else "",
-        defuse(smtp.text) if smtp else "",
-    ]
+@lru_cache(maxsize=256)
+def flag_text(flags: frozenset[Flag]) -> str:
+    """Flags as the CSV cell shows them: `;`-joined, in a fixed order."""
+    return ";".join(flag.value for flag in FLAG_ORDER if flag in flags)
 
 
 class CsvWriter:
@@ -112,6 +106,7 @@ class CsvWriter:
         self._delimiter = fmt.delimiter if fmt.kind == "csv" else ","
         self._newline = fmt.newline
         self._header_due = sink.offset == 0
+        self._needs_quotes = re.compile(f'[{re.escape(self._delimiter)}"\r\n]|^\\s')
 
     def write_rows(self, rows: list[tuple[Record, Verdict]]) -> None:
         parts = [self._header()] if self._header_due else []
@@ -139,7 +134,7 @@ class CsvWriter:
         return head + self._delimiter + self._join(names) + self._newline
 
     def _row(self, record: Record, verdict: Verdict) -> str:
-        tail = self._join(verdict_cells(verdict))
+        tail = self._tail(verdict)
         if record.fields is None:
             cell = defuse(record.cell) if self._excel_safe else record.cell
             return self._join([cell]) + self._delimiter + tail + self._newline
@@ -153,17 +148,23 @@ class CsvWriter:
             return self._join(cells + [""] * (width - len(cells)))
         return raw + self._delimiter * max(0, width - len(fields))
 
+    def _tail(self, verdict: Verdict) -> str:
+        """The verdict columns; the hot path, so built without a list of cells."""
+        d, quote, smtp = self._delimiter, self._quote, verdict.smtp
+        return (
+            f"{verdict.status.value}{d}{verdict.reason.value}{d}"
+            f"{quote(defuse(verdict.normalized or ''))}{d}"
+            f"{quote(defuse(verdict.suggestion or ''))}{d}"
+            f"{flag_text(verdict.flags)}{d}{quote(defuse(verdict.mx or ''))}{d}"
+            f"{smtp.code if smtp else ''}{d}"
+            f"{quote(defuse(smtp.text)) if smtp else ''}"
+        )
+
     def _join(self, cells: list[str]) -> str:
         return self._delimiter.join(self._quote(cell) for cell in cells)
 
     def _quote(self, cell: str) -> str:
-        if (
-            self._delimiter in cell
-            or '"' in cell
-            or "\n" in cell
-            or "\r" in cell
-            or cell[:1].isspace()
-        ):
+        if cell and self._needs_quotes.search(cell):
             return '"' + cell.replace('"', '""') + '"'
         return cell
 
