@@ -1,4 +1,6 @@
-"""Which IP addresses are public, so that probes never reach private networks.
+"""IP addresses: which are public, and how a user names a DNS server.
+
+Only public addresses are probed, so that probes never reach private networks.
 
 A mail host's address comes from whoever controls the domain's DNS. Probing
 it blindly would let a list entry point our SMTP client at the user's own
@@ -17,7 +19,11 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["is_global_address"]
+from emailclean.errors import UsageError
+
+__all__ = ["is_global_address", "parse_nameserver"]
+
+DNS_PORT = 53  # RFC 1035 §4.2
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -103,3 +109,42 @@ def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     if address in COMPATIBLE_PREFIX and int(address) > 1:
         return low_bits
     return None
+
+
+def parse_nameserver(text: str) -> tuple[str, int]:
+    """`1.2.3.4`, `1.2.3.4:5353`, `::1`, `[::1]:53` -> (address, port).
+
+    Only IP addresses are accepted: naming the DNS server would need DNS.
+    """
+    host, port_text = split_host_port(text.strip())
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise UsageError(
+            f"--nameserver {text!r}: {host!r} is not an IP address; "
+            "give the DNS server as 1.2.3.4, 1.2.3.4:5353 or [::1]:53"
+        ) from None
+
+    port = DNS_PORT if port_text is None else parse_port(text, port_text)
+    return str(address), port
+
+
+def split_host_port(spec: str) -> tuple[str, str | None]:
+    """Split off a port: `[v6]:port`, `v4:port`; a bare IPv6 has no port."""
+    if spec.startswith("["):
+        host, bracket, rest = spec[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return spec, None  # rejected as "not an IP address"
+        return host, rest[1:] if rest else None
+    if spec.count(":") == 1:
+        host, _, port_text = spec.partition(":")
+        return host, port_text
+    return spec, None
+
+
+def parse_port(text: str, port_text: str) -> int:
+    if port_text.isdigit() and 0 < int(port_text) < 65536:
+        return int(port_text)
+    raise UsageError(
+        f"--nameserver {text!r}: port {port_text!r} must be a number from 1 to 65535"
+    )

@@ -9,65 +9,59 @@ For each domain (already in ASCII, A-label form) the resolver decides:
    MX of `0 .` is a null MX (RFC 7505): the domain takes no mail. An empty
    answer (NODATA) means the domain itself is the mail host at preference 0
    (implicit MX, RFC 5321 §5.1), if it has an address.
-3. Resolve every mail host to addresses: A records, and AAAA only when there
-   is no A or IPv6 is wanted (DESIGN.md §6). Addresses the MX answer already
-   carries in its additional section are used without asking again.
+3. Resolve the mail hosts to addresses, all at once: A records, and AAAA
+   only when there is no A or IPv6 is wanted (DESIGN.md §6). Addresses the
+   MX answer already carries in its additional section are used as they are.
 4. Judge the hosts: those with addresses are kept in preference order (ties
    by name); a host whose lookup failed is skipped. No host left means
    `no_mail_host` when every host is known to have no address, and
    `unknown` when any lookup failed: a failure is never evidence against
-   the domain. Hosts with only non-public addresses make `private_mx`
-   unless the user allows them.
+   the domain. Non-public addresses are dropped, and hosts left with none
+   make `private_mx`, unless the user allows them (DESIGN.md §3).
 
 Work is shared: concurrent askers for one domain await one lookup, domains
 sharing a mail host share one address lookup (single flight), and results
 stay in bounded LRU caches for the job, failures included, so every row of
 a domain gets the same verdict.
 
-We speak to the recursive resolver through dnspython's message layer
-(`dns.asyncquery.udp_with_fallback`) rather than `dns.asyncresolver`,
-because the verdict depends on exactly what came back: SERVFAIL, REFUSED,
-NXDOMAIN, NODATA and silence each mean something different here, and the
-resolver class folds several of them into one exception. Each query is sent
-up to `attempts` times, to the configured nameservers in turn, each attempt
-bounded by `timeout`; truncated UDP answers are asked again over TCP. We ask
-with EDNS and a 1232-byte payload (the DNS Flag Day 2020 value), which
-avoids most TCP fallbacks without risking IP fragmentation.
+The resolver is "dead" when no DNS server has sent a single reply and
+`DEAD_AFTER` lookups timed out; from then on new domains are answered
+`unknown/dns_timeout` at once instead of each costing its timeouts, the way
+DESIGN.md §6 treats a blocked port 25. How questions are sent (attempts,
+timeouts, TCP fallback) is `checks/nameserver.py`'s business.
 
 Limitations: a domain with more than `MAX_MAIL_HOSTS` MX records has only
 its most preferred ones resolved; if none of those resolves, the verdict is
-`unknown`, never invalid. CNAMEs are followed only as far as the recursive
-resolver chased them in its answer, as stub resolvers do.
+`unknown`, never invalid.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
-from enum import Enum
 from typing import Generic, TypeVar
 
-import dns.asyncbackend
-import dns.asyncquery
 import dns.exception
 import dns.message
 import dns.name
-import dns.rcode
 import dns.rdata
-import dns.rdataclass
 import dns.rdatatype
-import dns.rdtypes.ANY.CNAME
 import dns.rdtypes.ANY.MX
-import dns.rdtypes.IN.A
-import dns.rdtypes.IN.AAAA
-import dns.resolver
 
-from emailclean.checks.addresses import is_global_address
-from emailclean.errors import UsageError
+from emailclean.checks.addresses import is_global_address, parse_nameserver
+from emailclean.checks.nameserver import (
+    Answer,
+    NameserverClient,
+    Reply,
+    alias_target,
+    find_rrset,
+    host_text,
+    record_addresses,
+    system_nameservers,
+)
 from emailclean.models import DomainOutcome, MailHost, Reason
 
 __all__ = [
@@ -81,15 +75,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DNS_PORT = 53
-# DNS Flag Day 2020: a payload that fits unfragmented on nearly every path.
-EDNS_PAYLOAD = 1232
-# Stub resolvers stop following CNAMEs after a few hops; loops end here.
-MAX_CNAME_CHAIN = 8
 MAX_MAIL_HOSTS = 20
-# Queries in flight at once: bursts beyond this overflow the receive
-# buffers of home routers and small resolvers, and lost queries cost timeouts.
-MAX_QUERIES_IN_FLIGHT = 256
 # DESIGN.md §8: the resolver is dead when this many lookups got no reply.
 DEAD_AFTER = 8
 
@@ -107,6 +93,8 @@ RESERVED_SUFFIXES: dict[str, str] = {
     "alt": "RFC 9476",
     "arpa": "RFC 3172",
 }
+
+NO_NAMESERVER = "no DNS server is configured on this system; pass --nameserver 1.2.3.4"
 
 
 @dataclass(frozen=True)
@@ -136,45 +124,6 @@ class ResolverHealth:
         return not self.replied and self.timed_out >= DEAD_AFTER
 
 
-def parse_nameserver(text: str) -> tuple[str, int]:
-    """`1.2.3.4`, `1.2.3.4:5353`, `::1`, `[::1]:53` -> (address, port).
-
-    Only IP addresses are accepted: naming the DNS server would need DNS.
-    """
-    spec = text.strip()
-    host, port_text = _split_host_port(spec)
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise UsageError(
-            f"--nameserver {text!r}: {host!r} is not an IP address; "
-            "give the DNS server as 1.2.3.4, 1.2.3.4:5353 or [::1]:53"
-        ) from None
-
-    port = DNS_PORT if port_text is None else _parse_port(text, port_text)
-    return str(address), port
-
-
-def _split_host_port(spec: str) -> tuple[str, str | None]:
-    if spec.startswith("["):
-        host, bracket, rest = spec[1:].partition("]")
-        if not bracket or (rest and not rest.startswith(":")):
-            return spec, None  # rejected as "not an IP address"
-        return host, rest[1:] if rest else None
-    if spec.count(":") == 1:
-        host, _, port_text = spec.partition(":")
-        return host, port_text
-    return spec, None
-
-
-def _parse_port(text: str, port_text: str) -> int:
-    if port_text.isdigit() and 0 < int(port_text) < 65536:
-        return int(port_text)
-    raise UsageError(
-        f"--nameserver {text!r}: port {port_text!r} must be a number from 1 to 65535"
-    )
-
-
 def reserved_domain_outcome(domain: str) -> DomainOutcome | None:
     """The verdict for a reserved name (RFC 2606, RFC 6761), else None."""
     for suffix, source in RESERVED_SUFFIXES.items():
@@ -186,41 +135,17 @@ def reserved_domain_outcome(domain: str) -> DomainOutcome | None:
     return None
 
 
-class _Answer(Enum):
-    """How one DNS query ended."""
-
-    RECORDS = "records"
-    NXDOMAIN = "nxdomain"
-    NODATA = "nodata"
-    FAILED = "failed"  # SERVFAIL, REFUSED, a malformed reply, a network error
-    TIMEOUT = "timeout"
-
-
-@dataclass(frozen=True)
-class _Reply:
-    """One query's result: its records, or what went wrong (`problem`)."""
-
-    answer: _Answer
-    records: tuple[dns.rdata.Rdata, ...] = ()
-    response: dns.message.Message | None = None
-    problem: str = ""
-
-    @property
-    def failed(self) -> bool:
-        return self.answer in (_Answer.FAILED, _Answer.TIMEOUT)
-
-
 @dataclass(frozen=True)
 class _HostLookup:
     """A mail host's addresses, or why it has none."""
 
     addresses: tuple[str, ...]
-    answer: _Answer
+    answer: Answer
     problem: str = ""
 
     @property
     def failed(self) -> bool:
-        return self.answer in (_Answer.FAILED, _Answer.TIMEOUT)
+        return self.answer.failed
 
 
 _Key = TypeVar("_Key", bound=Hashable)
@@ -281,17 +206,22 @@ class DomainResolver:
 
     def __init__(self, settings: ResolverSettings) -> None:
         self.settings = settings
-        self._nameservers = settings.nameservers or _system_nameservers()
-        self.queries_sent = 0
         self.health = ResolverHealth()
+        nameservers = settings.nameservers or system_nameservers()
+        self._client = NameserverClient(
+            nameservers, settings.timeout, settings.attempts
+        )
         self._domains: _SingleFlight[str, DomainOutcome] = _SingleFlight(
             settings.cache_size
         )
         self._hosts: _SingleFlight[dns.name.Name, _HostLookup] = _SingleFlight(
             settings.cache_size
         )
-        self._backend = dns.asyncbackend.get_backend("asyncio")
-        self._in_flight = asyncio.Semaphore(MAX_QUERIES_IN_FLIGHT)
+
+    @property
+    def queries_sent(self) -> int:
+        """DNS queries sent so far (a TCP retry counts as one more)."""
+        return self._client.queries_sent
 
     async def resolve_domain(self, ascii_domain: str) -> DomainOutcome:
         """What DNS says about mail for `ascii_domain`; never raises."""
@@ -345,6 +275,7 @@ class DomainResolver:
         return outcome
 
     def _count(self, outcome: DomainOutcome) -> None:
+        self.health.replied = self._client.replied
         if outcome.reason is Reason.DNS_TIMEOUT:
             self.health.timed_out += 1
         elif outcome.reason is Reason.DNS_ERROR:
@@ -356,15 +287,15 @@ class DomainResolver:
         name = _domain_name(domain)
         if isinstance(name, DomainOutcome):
             return name
-        if not self._nameservers:
-            return DomainOutcome(Reason.DNS_ERROR, _NO_NAMESERVER)
+        if not self._client.nameservers:
+            return DomainOutcome(Reason.DNS_ERROR, NO_NAMESERVER)
 
-        reply = await self._query(name, dns.rdatatype.MX)
-        if reply.answer is _Answer.NXDOMAIN:
-            return _no_domain_outcome(domain, reply)
+        reply = await self._client.ask(name, dns.rdatatype.MX)
+        if reply.answer is Answer.NXDOMAIN:
+            return _no_domain_outcome(domain, name, reply)
         if reply.failed:
             return _unknown_outcome(reply.answer, reply.problem)
-        if reply.answer is _Answer.NODATA:
+        if reply.answer is Answer.NODATA:
             return await self._judge_implicit_mx(domain, name)
         return await self._judge_mx(domain, reply)
 
@@ -392,7 +323,7 @@ class DomainResolver:
         )
         return DomainOutcome(None, message, kept)
 
-    async def _judge_mx(self, domain: str, reply: _Reply) -> DomainOutcome:
+    async def _judge_mx(self, domain: str, reply: Reply) -> DomainOutcome:
         targets = _mx_targets(reply.records)
         if not targets:
             return DomainOutcome(
@@ -405,7 +336,7 @@ class DomainResolver:
             *(self._mail_host(name, reply.response) for _, name in tried)
         )
         hosts = [
-            MailHost(_host_text(name), preference, lookup.addresses)
+            MailHost(host_text(name), preference, lookup.addresses)
             for (preference, name), lookup in zip(tried, lookups, strict=True)
             if lookup.addresses
         ]
@@ -448,84 +379,23 @@ class DomainResolver:
         if not ipv4 or (self.settings.use_ipv6 and not ipv6):
             return None
         addresses = ipv4 + ipv6 if self.settings.use_ipv6 else ipv4
-        return _HostLookup(addresses, _Answer.RECORDS)
+        return _HostLookup(addresses, Answer.RECORDS)
 
     async def _lookup_addresses(self, name: dns.name.Name) -> _HostLookup:
         """DESIGN.md §6: A records; AAAA when there is no A or IPv6 is on."""
-        ipv4 = await self._query(name, dns.rdatatype.A)
-        if ipv4.failed or ipv4.answer is _Answer.NXDOMAIN:
+        ipv4 = await self._client.ask(name, dns.rdatatype.A)
+        if ipv4.failed or ipv4.answer is Answer.NXDOMAIN:
             return _HostLookup((), ipv4.answer, ipv4.problem)
         if ipv4.records and not self.settings.use_ipv6:
-            return _HostLookup(_record_addresses(ipv4), _Answer.RECORDS)
+            return _HostLookup(record_addresses(ipv4.records), Answer.RECORDS)
 
-        ipv6 = await self._query(name, dns.rdatatype.AAAA)
-        addresses = _record_addresses(ipv4) + _record_addresses(ipv6)
+        ipv6 = await self._client.ask(name, dns.rdatatype.AAAA)
+        addresses = record_addresses(ipv4.records) + record_addresses(ipv6.records)
         if addresses:
-            return _HostLookup(addresses, _Answer.RECORDS)
+            return _HostLookup(addresses, Answer.RECORDS)
         if ipv6.failed:
             return _HostLookup((), ipv6.answer, ipv6.problem)
-        return _HostLookup((), _Answer.NODATA)
-
-    async def _query(self, name: dns.name.Name, rdtype: int) -> _Reply:
-        """Ask up to `attempts` times, the nameservers in turn."""
-        last = _Reply(_Answer.TIMEOUT, problem=self._timeout_problem(name))
-        for attempt in range(max(self.settings.attempts, 1)):
-            server = self._nameservers[attempt % len(self._nameservers)]
-            reply = await self._query_once(name, rdtype, server)
-            if not reply.failed:
-                return reply
-            # Report an error reply rather than a later timeout: it says more.
-            if reply.answer is _Answer.FAILED or last.answer is _Answer.TIMEOUT:
-                last = reply
-        return last
-
-    async def _query_once(
-        self, name: dns.name.Name, rdtype: int, server: tuple[str, int]
-    ) -> _Reply:
-        """One attempt, with every dnspython and socket error translated."""
-        kind = dns.rdatatype.RdataType(rdtype)
-        query = dns.message.make_query(name, kind, use_edns=0, payload=EDNS_PAYLOAD)
-        host, port = server
-        try:
-            async with self._in_flight:
-                self.queries_sent += 1
-                response, used_tcp = await dns.asyncquery.udp_with_fallback(
-                    query,
-                    host,
-                    timeout=self.settings.timeout,
-                    port=port,
-                    ignore_unexpected=True,
-                    backend=self._backend,
-                )
-        except dns.exception.Timeout:
-            return _Reply(_Answer.TIMEOUT, problem=self._timeout_problem(name))
-        except (dns.exception.DNSException, OSError, EOFError) as error:
-            return self._failed_reply(name, kind, server, error)
-
-        self.queries_sent += used_tcp
-        self.health.replied = True
-        return _classify(response, name, kind)
-
-    def _failed_reply(
-        self,
-        name: dns.name.Name,
-        rdtype: dns.rdatatype.RdataType,
-        server: tuple[str, int],
-        error: Exception,
-    ) -> _Reply:
-        where = _format_server(server)
-        logger.debug("DNS %s %s via %s failed: %r", name, rdtype.name, where, error)
-        problem = _describe(error, f"DNS server {where}", _host_text(name))
-        return _Reply(_Answer.FAILED, problem=problem)
-
-    def _timeout_problem(self, name: dns.name.Name) -> str:
-        return (
-            f"DNS server did not answer within {self.settings.timeout:g}s "
-            f"for {_host_text(name)}"
-        )
-
-
-_NO_NAMESERVER = "no DNS server is configured on this system; pass --nameserver 1.2.3.4"
+        return _HostLookup((), Answer.NODATA)
 
 
 def _domain_name(domain: str) -> dns.name.Name | DomainOutcome:
@@ -539,91 +409,15 @@ def _domain_name(domain: str) -> dns.name.Name | DomainOutcome:
         return DomainOutcome(Reason.BAD_SYNTAX, message)
 
 
-def _no_domain_outcome(domain: str, reply: _Reply) -> DomainOutcome:
+def _no_domain_outcome(domain: str, name: dns.name.Name, reply: Reply) -> DomainOutcome:
     """NXDOMAIN; RFC 6604 §3: through a CNAME it is the alias's target's."""
-    alias = None
-    if reply.response is not None:
-        name = dns.name.from_text(domain)
-        alias = _find_rrset(reply.response, name, dns.rdatatype.CNAME)
-    if alias and isinstance(alias[0], dns.rdtypes.ANY.CNAME.CNAME):
-        target = _host_text(alias[0].target)
-        message = f"{domain} is an alias of {target}, which does not exist"
-        return DomainOutcome(Reason.NO_DOMAIN, message + " (NXDOMAIN)")
-    return DomainOutcome(Reason.NO_DOMAIN, f"{domain} does not exist (NXDOMAIN)")
-
-
-def _system_nameservers() -> tuple[tuple[str, int], ...]:
-    """The system's resolvers (/etc/resolv.conf, or the registry on Windows)."""
-    try:
-        system = dns.resolver.Resolver(configure=True)
-    except dns.exception.DNSException as error:
-        logger.warning("cannot read the system's DNS configuration: %s", error)
-        return ()
-    return tuple((str(server), system.port) for server in system.nameservers)
-
-
-def _classify(
-    response: dns.message.Message,
-    name: dns.name.Name,
-    rdtype: dns.rdatatype.RdataType,
-) -> _Reply:
-    """Sort a response by rcode, then follow CNAMEs to the records asked for.
-
-    RFC 6604 §3: the rcode of an answer with a CNAME chain describes the
-    last name in the chain, so a dangling alias reads as NXDOMAIN.
-    """
-    rcode = response.rcode()
-    if rcode == dns.rcode.NXDOMAIN:
-        return _Reply(_Answer.NXDOMAIN, response=response)
-    if rcode != dns.rcode.NOERROR:
-        return _Reply(
-            _Answer.FAILED, response=response, problem=_rcode_problem(rcode, name)
-        )
-
-    records = _chased_records(response, name, rdtype)
-    answer = _Answer.RECORDS if records else _Answer.NODATA
-    return _Reply(answer, records, response)
-
-
-def _chased_records(
-    response: dns.message.Message,
-    name: dns.name.Name,
-    rdtype: dns.rdatatype.RdataType,
-) -> tuple[dns.rdata.Rdata, ...]:
-    """The records of `rdtype` at the end of `name`'s CNAME chain."""
-    owner = name
-    for _ in range(MAX_CNAME_CHAIN):
-        found = _find_rrset(response, owner, rdtype)
-        if found:
-            return found
-        alias = _find_rrset(response, owner, dns.rdatatype.CNAME)
-        if not alias:
-            return ()
-        if not isinstance(alias[0], dns.rdtypes.ANY.CNAME.CNAME):
-            return ()
-        owner = alias[0].target
-    return ()
-
-
-def _find_rrset(
-    response: dns.message.Message,
-    owner: dns.name.Name,
-    rdtype: dns.rdatatype.RdataType,
-) -> tuple[dns.rdata.Rdata, ...]:
-    rrset = response.get_rrset(response.answer, owner, dns.rdataclass.IN, rdtype)
-    return tuple(rrset) if rrset is not None else ()
-
-
-def _rcode_problem(rcode: dns.rcode.Rcode, name: dns.name.Name) -> str:
-    host = _host_text(name)
-    if rcode == dns.rcode.SERVFAIL:
-        return (
-            f"DNS server answered SERVFAIL for {host}: its authoritative "
-            "servers failed or are unreachable; try again later"
-        )
-    if rcode == dns.rcode.REFUSED:
-        return f"DNS server refused to answer for {host} (REFUSED); check --nameserver"
-    return f"DNS server answered {dns.rcode.to_text(rcode)} for {host}"
+    target = alias_target(reply.response, name) if reply.response else None
+    if target is None:
+        return DomainOutcome(Reason.NO_DOMAIN, f"{domain} does not exist (NXDOMAIN)")
+    return DomainOutcome(
+        Reason.NO_DOMAIN,
+        f"{domain} is an alias of {host_text(target)}, which does not exist (NXDOMAIN)",
+    )
 
 
 def _mx_targets(
@@ -644,7 +438,7 @@ def _mx_targets(
         best[target] = min(record.preference, best.get(target, record.preference))
     return sorted(
         ((preference, name) for name, preference in best.items()),
-        key=lambda pair: (pair[0], _host_text(pair[1])),
+        key=lambda pair: (pair[0], host_text(pair[1])),
     )
 
 
@@ -653,20 +447,7 @@ def _additional_addresses(
     name: dns.name.Name,
     rdtype: dns.rdatatype.RdataType,
 ) -> tuple[str, ...]:
-    rrset = response.get_rrset(response.additional, name, dns.rdataclass.IN, rdtype)
-    return _addresses_of(rrset or ())
-
-
-def _record_addresses(reply: _Reply) -> tuple[str, ...]:
-    return _addresses_of(reply.records)
-
-
-def _addresses_of(records: Iterable[dns.rdata.Rdata]) -> tuple[str, ...]:
-    return tuple(
-        str(record.address)
-        for record in records
-        if isinstance(record, dns.rdtypes.IN.A.A | dns.rdtypes.IN.AAAA.AAAA)
-    )
+    return record_addresses(find_rrset(response.additional, name, rdtype))
 
 
 def _public_part(host: MailHost) -> MailHost:
@@ -714,7 +495,7 @@ def _no_usable_host(
             "has an address; the rest were not tried",
         )
 
-    names = ", ".join(_host_text(name) for _, name in tried[:3])
+    names = ", ".join(host_text(name) for _, name in tried[:3])
     return DomainOutcome(
         Reason.NO_MAIL_HOST,
         f"{domain}'s mail hosts ({names}) do not exist or have no address: "
@@ -722,26 +503,6 @@ def _no_usable_host(
     )
 
 
-def _unknown_outcome(answer: _Answer, problem: str) -> DomainOutcome:
-    reason = Reason.DNS_TIMEOUT if answer is _Answer.TIMEOUT else Reason.DNS_ERROR
+def _unknown_outcome(answer: Answer, problem: str) -> DomainOutcome:
+    reason = Reason.DNS_TIMEOUT if answer is Answer.TIMEOUT else Reason.DNS_ERROR
     return DomainOutcome(reason, problem)
-
-
-def _host_text(name: dns.name.Name) -> str:
-    return name.to_text(omit_final_dot=True).lower()
-
-
-def _format_server(server: tuple[str, int]) -> str:
-    host, port = server
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _describe(error: Exception, server: str, host: str) -> str:
-    if isinstance(error, ConnectionRefusedError):
-        return f"{server} refused the connection when asked about {host}"
-    if isinstance(error, EOFError):
-        return f"{server} closed the connection before replying about {host}"
-    if isinstance(error, dns.exception.FormError):
-        return f"{server} sent a malformed reply about {host}"
-    detail = str(error) or type(error).__name__
-    return f"{server} could not be asked about {host} ({detail})"
