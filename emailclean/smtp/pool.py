@@ -497,9 +497,9 @@ class MailboxProber:
         """Run transactions while work and the RCPT budget last."""
         budget = self.settings.recipients_per_session
         while budget > 0 and not self._closing:
-            batch = self._take(host, budget)
-            if not batch and host.pending:
-                return  # too little budget left for the next request
+            batch = self._next_batch(host, budget)
+            if batch is None:
+                return
             if not batch:
                 if not await self._wait_for_work(host):
                     return
@@ -510,6 +510,19 @@ class MailboxProber:
             budget -= max(transaction.sent, 1)
             if not alive:
                 return
+
+    def _next_batch(self, host: _Host, budget: int) -> list[_Request] | None:
+        """The next transaction's requests: [] when idle, None to end the session."""
+        batch = self._take(host, budget)
+        if batch or not host.pending:
+            return batch
+        if budget < self.settings.recipients_per_session:
+            return None  # too little budget left; a fresh session follows
+
+        # Not even a fresh session has room for a request and its catch-all
+        # probe (recipients_per_session is 1): the probe goes one over the
+        # limit rather than the request never being asked at all.
+        return self._pop(host, 1)
 
     async def _wait_for_work(self, host: _Host) -> bool:
         """Linger for more work, unless another host waits for our slot."""

@@ -11,6 +11,8 @@ import socket
 from dataclasses import dataclass, field
 from functools import cache
 
+from emailclean.errors import UsageError
+
 __all__ = ["SmtpSettings", "default_helo"]
 
 FALLBACK_HELO = "localhost.localdomain"
@@ -54,6 +56,20 @@ class SmtpSettings:
     allow_private: bool = False
     starttls: bool = True
     rate_limit_first_delay: float = 30.0
+
+    def __post_init__(self) -> None:
+        counts = {
+            "per_host": self.per_host,
+            "max_connections": self.max_connections,
+            "recipients_per_session": self.recipients_per_session,
+        }
+        for name, value in counts.items():
+            if value < 1:
+                raise UsageError(f"SMTP {name} must be at least 1, not {value}")
+        if self.timeout <= 0:
+            raise UsageError(f"SMTP timeout must be positive, not {self.timeout}")
+        if not 0 < self.port < 65536:
+            raise UsageError(f"SMTP port must be 1-65535, not {self.port}")
 
     @property
     def reverse_path(self) -> str:

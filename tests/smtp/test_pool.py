@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from emailclean.errors import UsageError
 from emailclean.models import MailboxOutcome, MailHost, Reason, SmtpReply
 from emailclean.smtp.pool import MailboxProber, SmtpSettings
 from tests.world.smtp_fixtures import StartSmtpServers
@@ -23,12 +24,14 @@ from tests.world.smtp_servers import (
     disabled,
     drop_after_rcpt,
     ehlo_refused,
+    gibberish,
     greylisting,
     mailbox,
     mailbox_full,
     multiline,
     policy_block,
     recipient_limit,
+    refusing_greeting,
     sender_block,
     starttls_required,
     tarpit,
@@ -615,3 +618,156 @@ def test_prober_empty_mail_from_sends_null_reverse_path(
     )
 
     assert ("MAIL", "FROM:<>") in world["mx"].record.connections[0].commands
+
+
+def test_prober_refusing_greeting_fails_over_to_next_mx(
+    smtp_servers: StartSmtpServers,
+) -> None:
+    world = smtp_servers({"no": refusing_greeting(), "yes": mailbox("alice")})
+
+    outcome = probe_one(
+        settings_for(world), "alice@acme-world.net", hosts_of(world["no"], world["yes"])
+    )
+
+    assert outcome.reason == Reason.MAILBOX_EXISTS
+    assert outcome.mx == world["yes"].mx_name
+
+
+def test_prober_554_greeting_on_only_mx_gives_blocked(
+    smtp_servers: StartSmtpServers,
+) -> None:
+    world = smtp_servers({"mx": refusing_greeting()})
+
+    outcome = probe_one(
+        settings_for(world), "alice@acme-world.net", hosts_of(world["mx"])
+    )
+
+    assert outcome.reason == Reason.BLOCKED
+    assert outcome.rule == "greeting-refused"
+
+
+def test_prober_4xx_greeting_on_only_mx_is_retried_then_unknown(
+    smtp_servers: StartSmtpServers,
+) -> None:
+    world = smtp_servers({"mx": refusing_greeting("450 4.3.2 System not accepting")})
+    settings = settings_for(world, greylist_wait=0.2)
+
+    outcome = probe_one(settings, "alice@acme-world.net", hosts_of(world["mx"]))
+
+    assert outcome.reason == Reason.TEMPORARY_FAILURE
+    assert world["mx"].record.connections_total >= 2
+
+
+MISBEHAVING = [
+    pytest.param(gibberish(), id="gibberish"),
+    pytest.param(tarpit(), id="tarpit"),
+    pytest.param(unreachable(), id="backlog-0"),
+    pytest.param(drop_after_rcpt("alice", times=100), id="drop-always"),
+    pytest.param(connection_limit(0), id="421-always"),
+    pytest.param(refusing_greeting(), id="554-greeting"),
+    pytest.param(policy_block(), id="policy-block"),
+    pytest.param(sender_block(), id="sender-block"),
+]
+
+
+@pytest.mark.parametrize("spec", MISBEHAVING)
+def test_prober_misbehaving_server_never_raises_or_invalidates(
+    smtp_servers: StartSmtpServers, spec: ServerSpec
+) -> None:
+    world = smtp_servers({"mx": spec})
+    hosts = hosts_of(world["mx"])
+    probes = [(f"{name}@acme-world.net", hosts) for name in ("alice", "bob")]
+
+    # Any aiosmtplib, socket or ssl exception escaping would fail here.
+    outcomes, _ = run_probes(settings_for(world, timeout=0.3), probes)
+
+    assert all(isinstance(o, MailboxOutcome) for o in outcomes)
+    assert all(o.reason.status.value in ("unknown", "valid") for o in outcomes)
+
+
+def test_prober_gibberish_reply_gives_unknown(smtp_servers: StartSmtpServers) -> None:
+    world = smtp_servers({"mx": gibberish()})
+
+    outcome = probe_one(
+        settings_for(world), "alice@acme-world.net", hosts_of(world["mx"])
+    )
+
+    assert outcome.reason == Reason.SMTP_UNREACHABLE
+    assert "malformed reply" in outcome.message
+
+
+def test_prober_one_recipient_per_session_still_probes_catch_all(
+    smtp_servers: StartSmtpServers,
+) -> None:
+    world = smtp_servers({"mx": mailbox("alice", "bob")})
+    hosts = hosts_of(world["mx"])
+    probes = [("alice@acme-world.net", hosts), ("bob@acme-world.net", hosts)]
+
+    outcomes, prober = run_probes(
+        settings_for(world, recipients_per_session=1, per_host=1), probes
+    )
+
+    assert [o.reason for o in outcomes] == [Reason.MAILBOX_EXISTS] * 2
+    assert prober.stats.catch_all_probes == 1
+    assert max(world["mx"].record.recipients_per_session) <= 2
+
+
+def test_prober_aclose_answers_waiting_greylisted_rows(
+    smtp_servers: StartSmtpServers,
+) -> None:
+    world = smtp_servers({"mx": greylisting(1000, "alice")})
+    prober = MailboxProber(settings_for(world, greylist_wait=60.0))
+
+    async def main() -> MailboxOutcome:
+        task = asyncio.create_task(
+            prober.probe(
+                "alice@acme-world.net", "acme-world.net", hosts_of(world["mx"])
+            )
+        )
+        await asyncio.sleep(0.2)
+        await prober.aclose()
+        return await task
+
+    outcome = asyncio.run(main())
+
+    assert outcome.reason == Reason.TEMPORARY_FAILURE
+    assert outcome.rule == "prober-closed"
+
+
+def test_prober_cancelled_probe_is_not_asked(smtp_servers: StartSmtpServers) -> None:
+    world = smtp_servers({"mx": mailbox("alice")})
+    prober = MailboxProber(settings_for(world))
+    hosts = hosts_of(world["mx"])
+
+    async def main() -> MailboxOutcome:
+        doomed = asyncio.create_task(
+            prober.probe("bob@acme-world.net", "acme-world.net", hosts)
+        )
+        await asyncio.sleep(0)
+        doomed.cancel()
+        try:
+            return await prober.probe("alice@acme-world.net", "acme-world.net", hosts)
+        finally:
+            await prober.aclose()
+
+    outcome = asyncio.run(main())
+
+    assert outcome.reason == Reason.MAILBOX_EXISTS
+    assert "TO:<bob@acme-world.net>" not in world["mx"].record.recipients
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"per_host": 0}, id="per-host-zero"),
+        pytest.param({"max_connections": 0}, id="max-connections-zero"),
+        pytest.param({"recipients_per_session": 0}, id="recipients-zero"),
+        pytest.param({"timeout": 0.0}, id="timeout-zero"),
+        pytest.param({"port": 0}, id="port-zero"),
+    ],
+)
+def test_settings_impossible_values_are_usage_errors(
+    overrides: dict[str, object],
+) -> None:
+    with pytest.raises(UsageError):
+        SmtpSettings(helo=HELO, **overrides)  # type: ignore[arg-type]
