@@ -68,6 +68,11 @@ def to_name(text: str) -> dns.name.Name:
     return dns.name.from_text(text)
 
 
+def name_text(name: dns.name.Name) -> str:
+    """How queries are recorded: lower case, no final dot (`acme.com`)."""
+    return name.to_text(omit_final_dot=True).lower()
+
+
 def to_rdtype(rdtype: str | dns.rdatatype.RdataType) -> dns.rdatatype.RdataType:
     return dns.rdatatype.RdataType.make(rdtype)
 
@@ -153,7 +158,7 @@ class Zone:
 
 @dataclass(frozen=True)
 class Query:
-    """One query the server received."""
+    """One query the server received: `Query("acme.com", "MX", "udp")`."""
 
     name: str
     rdtype: str
@@ -266,7 +271,7 @@ class DnsServer:
 
     def count(self, name: str, rdtype: str | None = None) -> int:
         """How many queries asked for `name` (of `rdtype`, or of any type)."""
-        wanted = str(to_name(name)).lower()
+        wanted = name_text(to_name(name))
         return sum(
             1
             for query in list(self.queries)
@@ -372,7 +377,7 @@ class DnsServer:
         question = query.question[0]
         self.queries.append(
             Query(
-                str(question.name).lower(),
+                name_text(question.name),
                 dns.rdatatype.to_text(question.rdtype),
                 transport,
             )

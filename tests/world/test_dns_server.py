@@ -14,7 +14,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from tests.world.dns_server import DnsServer, Zone
+from tests.world.dns_server import DnsServer, Query, Zone
 
 ZONE = (
     Zone()
@@ -139,6 +139,7 @@ def test_dns_server_count_tracks_name_and_type(dns_server: DnsServer) -> None:
     assert dns_server.count("acme-mail.com") == 3
     assert dns_server.count("acme-mail.com", "MX") == 2
     assert dns_server.count("mx1.acme-mail.com") == 0
+    assert dns_server.queries[0] == Query("acme-mail.com", "MX", "udp")
 
 
 def test_dns_server_idn_zone_answers_a_label(dns_server: DnsServer) -> None:
