@@ -189,7 +189,9 @@ class Job:
         batches = reader.batches(
             skip_to=self._resumed.input_offset, first_index=self._resumed.next_row
         )
-        feed = BatchFeed(batches)
+        feed: BatchFeed | InlineFeed = (
+            InlineFeed(batches) if reader.seekable else BatchFeed(batches)
+        )
         try:
             while (records := await self._next_batch(feed)) is not None:
                 self._window.append(self._start(records, checker))
@@ -202,10 +204,12 @@ class Job:
         await self._drain(outputs, checker, final=True)
         self._report(reader)
 
-    async def _next_batch(self, feed: BatchFeed) -> list[Record] | None:
+    async def _next_batch(self, feed: BatchFeed | InlineFeed) -> list[Record] | None:
         """The next batch, or None at the end of input or when stopping."""
         if self._stop_signal is not None:
             return None
+        if isinstance(feed, InlineFeed):
+            return feed.next()
         reading = asyncio.ensure_future(feed.get())
         stopping = asyncio.ensure_future(self._stop_event.wait())
         await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -430,11 +434,26 @@ def _network_tasks(
     ]
 
 
+class InlineFeed:
+    """Reads batches on the event loop: for files, where a read never blocks
+    for long and a thread would only add hand-offs."""
+
+    def __init__(self, batches: Iterator[list[Record]]) -> None:
+        self._batches = batches
+
+    def next(self) -> list[Record] | None:
+        return next(self._batches, None)
+
+    def close(self) -> None:
+        return None
+
+
 class BatchFeed:
     """Reads batches in a daemon thread, a few ahead of the event loop.
 
-    A thread of our own rather than the loop's executor: a read blocked on a
-    silent stdin must not keep the process alive after the job stops.
+    For pipes and stdin. A thread of our own rather than the loop's
+    executor: a read blocked on a silent stdin must not keep the process
+    alive after the job stops.
     """
 
     DEPTH = 4

@@ -20,7 +20,9 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import os
 import re
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
@@ -145,6 +147,7 @@ class ListReader:
         self.blank_lines = 0
         self.ragged_rows = 0
         self._stream = stream
+        self.seekable = _is_regular_file(stream)
         self._encoding = _check_encoding(encoding)
         self._buffer = self._read_head()
         self.format = self._sniff(kind_hint, column)
@@ -354,6 +357,14 @@ class ListReader:
         rows = _sample_rows(sample_lines, fmt.delimiter)
         _detect_header_and_column(fmt, rows, column, self.name)
         return fmt
+
+
+def _is_regular_file(stream: BinaryIO) -> bool:
+    raw = getattr(stream, "fileobj", stream)  # a GzipFile reads another stream
+    try:
+        return stat.S_ISREG(os.fstat(raw.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _check_encoding(encoding: str) -> str:
