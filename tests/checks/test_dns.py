@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from emailclean.checks.dns import (
     DomainResolver,
@@ -446,6 +449,20 @@ def test_resolve_domain_garbage_reply_is_dns_error_not_exception(
     )
 
 
+def test_resolve_domain_tcp_hang_up_is_dns_error_not_exception(
+    dns_server: DnsServer,
+) -> None:
+    dns_server.set_zone(Zone().hang_up("big-answers.net"))
+
+    outcome = resolve(dns_server, "big-answers.net")
+
+    assert outcome == DomainOutcome(
+        Reason.DNS_ERROR,
+        f"DNS server {dns_server.nameserver} closed the connection before "
+        "replying about big-answers.net",
+    )
+
+
 def test_resolve_domain_closed_port_is_unknown_not_exception() -> None:
     port = free_udp_port()
     settings = ResolverSettings(nameservers=(("127.0.0.1", port),), timeout=0.2)
@@ -629,6 +646,53 @@ def test_resolver_remember_seeds_known_and_skips_query(
     assert dns_server.queries == []
 
 
+def test_resolver_cache_keeps_at_most_cache_size_domains(
+    dns_server: DnsServer,
+) -> None:
+    dns_server.set_zone(Zone().a("one-corp.net", PUBLIC_1).a("two-corp.net", PUBLIC_1))
+    settings = settings_for(dns_server, cache_size=1)
+
+    async def use(resolver: DomainResolver) -> list[str]:
+        await resolver.resolve_domain("one-corp.net")
+        await resolver.resolve_domain("two-corp.net")
+        return [domain for domain, _ in resolver.known()]
+
+    assert with_resolver(settings, use) == ["two-corp.net"]
+
+
+def test_resolve_domain_cancelled_asker_does_not_cancel_others(
+    start_dns_server: Callable[..., DnsServer],
+) -> None:
+    server = start_dns_server(Zone().a("slow-corp.net", PUBLIC_1), delay=0.2)
+
+    async def use(resolver: DomainResolver) -> DomainOutcome:
+        first = asyncio.ensure_future(resolver.resolve_domain("slow-corp.net"))
+        second = asyncio.ensure_future(resolver.resolve_domain("slow-corp.net"))
+        await asyncio.sleep(0.05)
+        first.cancel()
+        return await second
+
+    outcome = with_resolver(settings_for(server), use)
+
+    assert host_names(outcome) == ["slow-corp.net"]
+    assert server.count("slow-corp.net", "MX") == 1
+
+
+def test_resolver_aclose_cancels_lookups_in_flight(
+    start_dns_server: Callable[..., DnsServer],
+) -> None:
+    server = start_dns_server(Zone().silent("quiet-dns.org"))
+
+    async def use(resolver: DomainResolver) -> bool:
+        asking = asyncio.ensure_future(resolver.resolve_domain("quiet-dns.org"))
+        await asyncio.sleep(0.05)
+        await resolver.aclose()
+        await asyncio.wait([asking], timeout=1)
+        return asking.cancelled()
+
+    assert with_resolver(settings_for(server, timeout=5.0), use)
+
+
 # --- parse_nameserver and is_global_address ------------------------------
 
 
@@ -735,3 +799,22 @@ def test_parse_nameserver_garbage_is_usage_error(text: str, message: str) -> Non
 )
 def test_is_global_address_table(ip: str, is_global: bool) -> None:
     assert is_global_address(ip) is is_global
+
+
+@given(st.text(max_size=60))
+def test_parse_nameserver_any_text_gives_address_or_usage_error(text: str) -> None:
+    try:
+        host, port = parse_nameserver(text)
+    except UsageError:
+        return
+
+    assert ipaddress.ip_address(host)
+    assert 0 < port < 65536
+
+
+@given(st.ip_addresses())
+def test_is_global_address_never_says_python_private_is_global(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> None:
+    if not address.is_global:
+        assert not is_global_address(str(address))

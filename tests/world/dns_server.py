@@ -48,6 +48,8 @@ CLASSIC_UDP_SIZE = 512
 MAX_TCP_SIZE = 65535
 MAX_CHASE = 8
 RECEIVE_BUFFER = 4 << 20
+# What `respond` returns to close a TCP connection without replying.
+HANG_UP = b""
 
 
 class Behaviour(Enum):
@@ -58,6 +60,7 @@ class Behaviour(Enum):
     SILENT = "silent"
     TRUNCATE = "truncate"
     GARBAGE = "garbage"
+    HANG_UP = "hang_up"
 
 
 RdataTexts = dict[dns.rdatatype.RdataType, list[str]]
@@ -141,6 +144,10 @@ class Zone:
     def garbage(self, name: str, rdtype: str | None = None) -> Zone:
         """Answer with bytes that are not a DNS message."""
         return self._behave(name, rdtype, Behaviour.GARBAGE)
+
+    def hang_up(self, name: str, rdtype: str | None = None) -> Zone:
+        """UDP answers set TC; TCP connections close without a reply."""
+        return self._behave(name, rdtype, Behaviour.HANG_UP)
 
     def delay(self, name: str, seconds: float) -> Zone:
         self.delays[to_name(name)] = seconds
@@ -404,6 +411,8 @@ class DnsServer:
             response.set_rcode(rcode)
             return response.to_wire()
 
+        if behaviour is Behaviour.HANG_UP:
+            return truncated(query).to_wire() if transport == "udp" else HANG_UP
         if behaviour is Behaviour.TRUNCATE and transport == "udp":
             return truncated(query).to_wire()
         response = answer(zone, query)
@@ -427,6 +436,8 @@ class DnsServer:
                 reply = await self.respond(await reader.readexactly(length), "tcp")
                 if reply is None:
                     continue
+                if reply == HANG_UP:
+                    break
                 writer.write(struct.pack("!H", len(reply)) + reply)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
