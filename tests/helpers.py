@@ -43,13 +43,12 @@ def run_cli(
     child_env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("EMAILCLEAN_")
+        if not key.startswith("EMAILCLEAN_") and key not in ("COLUMNS", "LINES")
     }
     child_env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
     )
     child_env["NO_COLOR"] = "1"
-    child_env["COLUMNS"] = "120"
     child_env.update(env or {})
     completed = subprocess.run(
         [sys.executable, "-m", "emailclean", *args],
