@@ -7,11 +7,22 @@ can tell "the server said no" from "we could not ask".
 
 from __future__ import annotations
 
-from emailclean.models import MailboxOutcome, Reason, SmtpReply
+from emailclean.models import MailboxOutcome, MailHost, Reason, SmtpReply
 from emailclean.smtp.client import ServerAnswer
 from emailclean.smtp.replies import Classification
 
-__all__ = ["accepted_outcome", "format_reply", "reply_outcome", "simple_outcome"]
+__all__ = [
+    "accepted_outcome",
+    "closed_outcome",
+    "format_reply",
+    "no_usable_host_outcome",
+    "port25_outcome",
+    "prefer_timeout",
+    "reply_outcome",
+    "simple_outcome",
+    "unreachable_outcome",
+    "written_off_outcome",
+]
 
 _SAYS = {
     Reason.MAILBOX_EXISTS: "{mx} accepted the mailbox: {reply}",
@@ -98,3 +109,51 @@ def simple_outcome(
 ) -> MailboxOutcome:
     """An outcome with no deciding reply: timeouts, refusals, our own limits."""
     return MailboxOutcome(reason=reason, message=message, mx=mx, rule=rule)
+
+
+def prefer_timeout(
+    earlier: MailboxOutcome | None, later: MailboxOutcome
+) -> MailboxOutcome:
+    """Across MX hosts, a timeout is the more telling failure to report."""
+    if earlier is not None and earlier.reason is Reason.SMTP_TIMEOUT:
+        return earlier
+    return later
+
+
+def written_off_outcome(mx: str) -> MailboxOutcome:
+    message = (
+        f"{mx} timed out repeatedly earlier in this job, so it was not asked again"
+    )
+    return simple_outcome(Reason.SMTP_TIMEOUT, message, "host-written-off", mx)
+
+
+def unreachable_outcome() -> MailboxOutcome:
+    message = "no mail host of the domain could be reached"
+    return simple_outcome(Reason.SMTP_UNREACHABLE, message, "unreachable")
+
+
+def port25_outcome() -> MailboxOutcome:
+    message = (
+        "not checked: outbound SMTP connections from this network time out "
+        "(port 25 looks blocked)"
+    )
+    return simple_outcome(Reason.PORT25_BLOCKED, message, "port25-blocked")
+
+
+def closed_outcome() -> MailboxOutcome:
+    message = "not checked: the SMTP prober was closed before an answer came"
+    return simple_outcome(Reason.TEMPORARY_FAILURE, message, "prober-closed")
+
+
+def no_usable_host_outcome(mail_hosts: tuple[MailHost, ...]) -> MailboxOutcome:
+    """No MX host left to ask: private addresses refused, or none at all."""
+    names = ", ".join(h.name for h in mail_hosts)
+    if not any(h.addresses for h in mail_hosts):
+        message = f"mail host {names} has no address to connect to"
+        return simple_outcome(Reason.SMTP_UNREACHABLE, message, "no-address")
+
+    message = (
+        f"mail host {names} is at a private, loopback or otherwise non-global "
+        "address; not probed (use --allow-private-mx to allow it)"
+    )
+    return simple_outcome(Reason.PRIVATE_MX, message, "private-mx")
