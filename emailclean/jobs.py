@@ -194,7 +194,7 @@ def _enum_set(name: str, values: list[str]) -> frozenset[Any]:
     from emailclean.models import Check, Flag, Status
 
     enum = {"keep": Status, "drop_flagged": Flag, "checks": Check}[name]
-    return frozenset(enum(value) for value in values)  # type: ignore[operator]
+    return frozenset(enum(value) for value in values)
 
 
 def _check_versions(state: JobState) -> None:
