@@ -20,9 +20,11 @@ For each domain (already in ASCII, A-label form) the resolver decides:
    make `private_mx`, unless the user allows them (DESIGN.md §3).
 
 Work is shared: concurrent askers for one domain await one lookup, domains
-sharing a mail host share one address lookup (single flight), and results
-stay in bounded LRU caches for the job, failures included, so every row of
-a domain gets the same verdict.
+sharing a mail host share one address lookup (single flight), and answers
+stay in bounded LRU caches for the job, so every row of a domain gets the
+same verdict. Failures (timeouts, SERVFAIL) are kept only `FAILURE_TTL`
+seconds: long enough to spare a struggling server, short enough that one
+bad minute does not make a big domain unknown for a whole night's job.
 
 The resolver is "dead" when no DNS server has sent a single reply and
 `DEAD_AFTER` lookups timed out; from then on new domains are answered
@@ -39,6 +41,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
@@ -76,6 +80,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MAX_MAIL_HOSTS = 20
+# RFC 2308 §7: a resolution failure is cached for at most five minutes.
+FAILURE_TTL = 300.0
 # DESIGN.md §8: the resolver is dead when this many lookups got no reply.
 DEAD_AFTER = 8
 
@@ -156,25 +162,44 @@ class _SingleFlight(Generic[_Key, _Value]):
     """A bounded LRU of results, plus the lookups still in flight.
 
     Concurrent askers for one key await the same task; a cancelled asker
-    does not cancel the lookup others wait for.
+    does not cancel the lookup others wait for. `lifetime` says how many
+    seconds a result stays (None: for the whole job).
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(
+        self, capacity: int, lifetime: Callable[[_Value], float | None]
+    ) -> None:
         self.capacity = max(capacity, 1)
-        self.done: OrderedDict[_Key, _Value] = OrderedDict()
+        self.lifetime = lifetime
+        self.done: OrderedDict[_Key, tuple[_Value, float]] = OrderedDict()
         self.pending: dict[_Key, asyncio.Task[_Value]] = {}
 
     def get(self, key: _Key) -> _Value | None:
-        value = self.done.get(key)
-        if value is not None:
-            self.done.move_to_end(key)
+        entry = self.done.get(key)
+        if entry is None:
+            return None
+        value, expires = entry
+        if expires < time.monotonic():
+            del self.done[key]
+            return None
+        self.done.move_to_end(key)
         return value
 
     def put(self, key: _Key, value: _Value) -> None:
-        self.done[key] = value
+        seconds = self.lifetime(value)
+        expires = math.inf if seconds is None else time.monotonic() + seconds
+        self.done[key] = (value, expires)
         self.done.move_to_end(key)
         while len(self.done) > self.capacity:
             self.done.popitem(last=False)
+
+    def lasting(self) -> list[tuple[_Key, _Value]]:
+        """The results kept for the whole job."""
+        return [
+            (key, value)
+            for key, (value, expires) in self.done.items()
+            if expires == math.inf
+        ]
 
     async def run(self, key: _Key, lookup: Callable[[], Awaitable[_Value]]) -> _Value:
         cached = self.get(key)
@@ -212,10 +237,10 @@ class DomainResolver:
             nameservers, settings.timeout, settings.attempts
         )
         self._domains: _SingleFlight[str, DomainOutcome] = _SingleFlight(
-            settings.cache_size
+            settings.cache_size, _domain_lifetime
         )
         self._hosts: _SingleFlight[dns.name.Name, _HostLookup] = _SingleFlight(
-            settings.cache_size
+            settings.cache_size, _host_lifetime
         )
 
     @property
@@ -248,8 +273,8 @@ class DomainResolver:
         self._domains.put(domain.rstrip(".").lower(), outcome)
 
     def known(self) -> Iterator[tuple[str, DomainOutcome]]:
-        """Every domain outcome in the cache, failures included."""
-        return iter(list(self._domains.done.items()))
+        """The domain outcomes kept for the job: failures are left out."""
+        return iter(self._domains.lasting())
 
     async def aclose(self) -> None:
         """Cancel lookups still in flight; their askers get CancelledError."""
@@ -396,6 +421,16 @@ class DomainResolver:
         if ipv6.failed:
             return _HostLookup((), ipv6.answer, ipv6.problem)
         return _HostLookup((), Answer.NODATA)
+
+
+def _domain_lifetime(outcome: DomainOutcome) -> float | None:
+    if outcome.reason in (Reason.DNS_TIMEOUT, Reason.DNS_ERROR):
+        return FAILURE_TTL
+    return None
+
+
+def _host_lifetime(lookup: _HostLookup) -> float | None:
+    return FAILURE_TTL if lookup.failed else None
 
 
 def _domain_name(domain: str) -> dns.name.Name | DomainOutcome:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from emailclean.checks import dns as dns_layer
 from emailclean.checks.dns import (
     DomainResolver,
     ResolverSettings,
@@ -644,6 +645,32 @@ def test_resolver_remember_seeds_known_and_skips_query(
 
     assert with_resolver(settings_for(dns_server), use) is seeded
     assert dns_server.queries == []
+
+
+def test_resolver_known_leaves_out_failures(dns_server: DnsServer) -> None:
+    dns_server.set_zone(Zone().servfail("broken-dns.org").a("one-corp.net", PUBLIC_1))
+
+    async def use(resolver: DomainResolver) -> list[str]:
+        await resolver.resolve_domain("broken-dns.org")
+        await resolver.resolve_domain("one-corp.net")
+        return [domain for domain, _ in resolver.known()]
+
+    assert with_resolver(settings_for(dns_server), use) == ["one-corp.net"]
+
+
+def test_resolve_domain_failure_expires_and_is_asked_again(
+    dns_server: DnsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dns_layer, "FAILURE_TTL", -1.0)
+    dns_server.set_zone(Zone().servfail("broken-dns.org"))
+
+    async def use(resolver: DomainResolver) -> None:
+        await resolver.resolve_domain("broken-dns.org")
+        await resolver.resolve_domain("broken-dns.org")
+
+    with_resolver(settings_for(dns_server, attempts=1), use)
+
+    assert dns_server.count("broken-dns.org", "MX") == 2
 
 
 def test_resolver_cache_keeps_at_most_cache_size_domains(
