@@ -89,8 +89,8 @@ def test_resolve_domain_mx_hosts_in_preference_then_name_order(
         MailHost("mx-b.acme-mail.com", 20, (PUBLIC_2,)),
     )
     assert outcome.message == (
-        "acme-mail.com has 3 mail hosts: mx-z.acme-mail.com (10), mx-a.acme-mail.com (20), "
-        "mx-b.acme-mail.com (20)"
+        "acme-mail.com has 3 mail hosts: mx-z.acme-mail.com (10), "
+        "mx-a.acme-mail.com (20), mx-b.acme-mail.com (20)"
     )
 
 
