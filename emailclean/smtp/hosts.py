@@ -14,7 +14,6 @@ the batch may need.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,21 +25,9 @@ __all__ = [
     "HostQueue",
     "ProbeRequest",
     "Transaction",
-    "is_probe_allowed",
     "pop_live",
     "take_batch",
 ]
-
-
-def is_probe_allowed(address: str) -> bool:
-    """True for a globally routable address, IPv4-mapped IPv6 included."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global
 
 
 @dataclass(eq=False)

@@ -51,6 +51,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 
+from emailclean.checks.addresses import is_global_address
 from emailclean.models import MailboxOutcome, MailHost, Reason
 from emailclean.smtp.catch_all import CatchAllCache
 from emailclean.smtp.client import (
@@ -65,7 +66,6 @@ from emailclean.smtp.hosts import (
     HostQueue,
     ProbeRequest,
     Transaction,
-    is_probe_allowed,
     pop_live,
     take_batch,
 )
@@ -84,7 +84,7 @@ from emailclean.smtp.settings import SmtpSettings
 from emailclean.smtp.stats import ProberStats
 from emailclean.smtp.transaction import TransactionRunner
 
-__all__ = ["MailboxProber", "ProberStats", "SmtpSettings", "is_probe_allowed"]
+__all__ = ["MailboxProber", "ProberStats", "SmtpSettings"]
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ class MailboxProber:
         allowed = tuple(
             a
             for a in mail_host.addresses
-            if self.settings.allow_private or is_probe_allowed(a)
+            if self.settings.allow_private or is_global_address(a)
         )
         if not allowed:
             return None

@@ -771,3 +771,25 @@ def test_settings_impossible_values_are_usage_errors(
 ) -> None:
     with pytest.raises(UsageError):
         SmtpSettings(helo=HELO, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        pytest.param("10.1.2.3", id="rfc1918"),
+        pytest.param("::ffff:127.0.0.2", id="ipv4-mapped-loopback"),
+        pytest.param("169.254.1.1", id="link-local"),
+        pytest.param("::1", id="ipv6-loopback"),
+    ],
+)
+def test_prober_non_global_addresses_give_private_mx(address: str) -> None:
+    settings = SmtpSettings(helo=HELO, timeout=0.3)
+    hosts = (MailHost("mx.emailclean-world.net", 10, (address,)),)
+
+    outcome = probe_one(settings, "alice@acme-world.net", hosts)
+
+    assert outcome.reason == Reason.PRIVATE_MX
+    assert outcome.message == (
+        "mail host mx.emailclean-world.net is at a private, loopback or otherwise "
+        "non-global address; not probed (use --allow-private-mx to allow it)"
+    )
