@@ -533,6 +533,13 @@ class MailboxProber:
             return
 
         delay = min(request.greylist_delay, remaining)
+        logger.debug(
+            "%s deferred a recipient (%s, rule %s); asking again in %.1f s",
+            request.host.name,
+            answer.reply.code,
+            classification.rule,
+            delay,
+        )
         self._later(delay, lambda: self._dispatch(request))
 
     def back_off(

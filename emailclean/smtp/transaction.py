@@ -27,6 +27,10 @@ from emailclean.smtp.stats import ProberStats
 
 __all__ = ["RequestQueue", "TransactionRunner"]
 
+TOO_MANY_AT_FIRST = Classification(
+    Reason.TEMPORARY_FAILURE, "452-too-many-at-first-recipient", Action.RETRY_LATER
+)
+
 
 class RequestQueue(Protocol):
     """What a transaction hands back to the prober."""
@@ -135,6 +139,13 @@ class TransactionRunner:
             transaction.sent += 1
             self._stats.recipients_sent += 1
             classification = classify_reply(answer.reply, Stage.RCPT, answer.text)
+            if (
+                classification.action is Action.NEW_TRANSACTION
+                and transaction.sent == 1
+            ):
+                # "Too many" for the very first recipient: a new transaction
+                # would hear the same, so it is a transient refusal instead.
+                classification = TOO_MANY_AT_FIRST
             if classification.action is Action.NEW_TRANSACTION:
                 # RFC 5321 §4.5.3.1.10: the rest go into a new transaction.
                 rest, transaction.unsettled = transaction.unsettled, []

@@ -793,3 +793,16 @@ def test_prober_non_global_addresses_give_private_mx(address: str) -> None:
         "mail host mx.emailclean-world.net is at a private, loopback or otherwise "
         "non-global address; not probed (use --allow-private-mx to allow it)"
     )
+
+
+def test_prober_too_many_at_first_recipient_is_retried_not_looped(
+    smtp_servers: StartSmtpServers,
+) -> None:
+    world = smtp_servers({"mx": recipient_limit(0, "alice")})
+    settings = settings_for(world, greylist_wait=0.2)
+
+    outcome = probe_one(settings, "alice@acme-world.net", hosts_of(world["mx"]))
+
+    assert outcome.reason == Reason.TEMPORARY_FAILURE
+    assert outcome.rule == "452-too-many-at-first-recipient"
+    assert len(world["mx"].record.recipients) <= 5
