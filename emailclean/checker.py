@@ -7,6 +7,7 @@ address still needs and hands the layers' outcomes to `verdict.decide`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     # syntax-only run starts fast.
     from emailclean.checks.dns import DomainResolver
     from emailclean.smtp.pool import MailboxProber, SmtpSettings
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -101,6 +105,13 @@ class AddressChecker:
             info.ascii_domain or "",
             outcome.mail_hosts,
             smtputf8=Flag.SMTPUTF8 in info.flags,
+        )
+        logger.info(
+            "%s: %s by rule %s (%s)",
+            info.normalized,
+            mailbox.reason.value,
+            mailbox.rule or "none",
+            mailbox.mx or "no host",
         )
         if self.prober.port25_blocked:
             self.health.add(

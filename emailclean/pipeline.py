@@ -19,6 +19,7 @@ second signal exits at once, leaving the last commit valid.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import sqlite3
@@ -37,6 +38,7 @@ from emailclean.errors import EmailcleanError
 from emailclean.io.checkpoint import JobState, Progress
 from emailclean.io.outputs import OutputSet
 from emailclean.io.readers import ListReader, Record, open_input
+from emailclean.io.spill import SpillStore
 from emailclean.models import AddressInfo, Flag, Reason, Status, Verdict
 from emailclean.verdict import decide
 
@@ -102,10 +104,11 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass
 class _Batch:
+    seq: int
     records: list[Record]
     verdicts: list[Verdict | None]
     tasks: list[asyncio.Task[None]]
-    network_rows: int
+    spilled: bool = False
 
     @property
     def done(self) -> bool:
@@ -134,7 +137,12 @@ class Job:
         self.state = state
         self._progress = progress
         self._window: deque[_Batch] = deque()
-        self._in_flight = 0
+        self._unfinished = 0  # rows whose network work has not finished
+        self._task_finished = asyncio.Event()
+        self._in_memory = 0  # batches in the window not spilled to disk
+        self._next_seq = 0
+        self._spill: SpillStore | None = None
+        self._parked: dict[int, Verdict] = {}
         self._stop_signal: signal.Signals | None = None
         self._stop_event = asyncio.Event()
         self._remember: Callable[[str], bool] = _no_memory
@@ -148,7 +156,7 @@ class Job:
         started = time.monotonic()
         stream = open_input(self._input_path())
         try:
-            with self._signals(), self._dedupe_memory():
+            with self._signals(), self._scratch():
                 await self._run_stream(stream)
         finally:
             stream.close()
@@ -231,35 +239,80 @@ class Job:
             if record.problem is not None:
                 verdicts[position] = _unreadable(record)
                 continue
+            if self._parked and record.index in self._parked:
+                verdicts[position] = self._parked.pop(record.index)
+                continue
             info = checker.check_syntax(record.cell)
             if checker.needs_network(info):
                 waiting.setdefault(info.ascii_domain or "", []).append((position, info))
             else:
                 verdicts[position] = decide(info)
         tasks = _network_tasks(waiting, verdicts, checker)
-        network_rows = sum(len(group) for group in waiting.values())
-        self._in_flight += network_rows
-        return _Batch(records, verdicts, tasks, network_rows)
+        for task, rows in tasks:
+            self._unfinished += rows
+            task.add_done_callback(functools.partial(self._on_task_done, rows))
+        self._next_seq += 1
+        self._in_memory += 1
+        return _Batch(self._next_seq, records, verdicts, [task for task, _ in tasks])
+
+    def _on_task_done(self, rows: int, task: asyncio.Task[None]) -> None:
+        self._unfinished -= rows
+        self._task_finished.set()
 
     async def _drain(
         self, outputs: OutputSet, checker: AddressChecker, *, final: bool
     ) -> None:
-        """Write finished batches in order; wait while too much is in flight."""
+        """Write finished batches in order; wait while too much is in flight.
+
+        A batch that finished behind an unfinished head is spilled to disk
+        once too many batches are held in memory.
+        """
         while self._window:
             head = self._window[0]
-            must_wait = (
-                final
-                or self._in_flight > self.config.concurrency
-                or len(self._window) > MAX_WINDOW_BATCHES
-            )
-            if not head.done and not must_wait:
-                return
-            await head.wait()
+            if not head.done:
+                if final:
+                    await head.wait()
+                elif self._unfinished > self.config.concurrency:
+                    await self._wait_for_any_task()
+                    continue
+                elif self._in_memory > MAX_WINDOW_BATCHES and not self._spill_finished():
+                    await self._wait_for_any_task()
+                    continue
+                else:
+                    return
             self._window.popleft()
-            self._in_flight -= head.network_rows
-            self._write(head, outputs)
+            self._write(self._unspilled(head), outputs)
             if time.monotonic() - self._last_commit >= self._commit_interval:
-                self._commit(outputs, checker, head.records[-1])
+                self._commit(outputs, checker)
+
+    async def _wait_for_any_task(self) -> None:
+        self._task_finished.clear()
+        await self._task_finished.wait()
+
+    def _spill_finished(self) -> bool:
+        """Move finished batches behind the head to disk; True if any moved."""
+        assert self._spill is not None
+        moved = False
+        for batch in list(self._window)[1:]:
+            if batch.spilled or not batch.done:
+                continue
+            verdicts = [v for v in batch.verdicts if v is not None]
+            self._spill.put(batch.seq, batch.records, verdicts)
+            batch.records, batch.verdicts, batch.tasks = [], [], []
+            batch.spilled = True
+            self._in_memory -= 1
+            moved = True
+        return moved
+
+    def _unspilled(self, batch: _Batch) -> _Batch:
+        if batch.spilled:
+            assert self._spill is not None
+            records, verdicts = self._spill.take(batch.seq)
+            batch.records, batch.verdicts = records, list(verdicts)
+            batch.spilled = False
+        else:
+            self._in_memory -= 1
+        return batch
 
     async def _stop(self, outputs: OutputSet, checker: AddressChecker) -> None:
         """Give rows in flight a short grace, drop the rest, commit, stop."""
@@ -270,8 +323,8 @@ class Job:
             if remaining <= 0 or not await _finished_within(head, remaining):
                 break
             self._window.popleft()
-            self._write(head, outputs)
-            self._commit(outputs, checker, head.records[-1])
+            self._write(self._unspilled(head), outputs)
+            self._commit(outputs, checker)
         for batch in self._window:
             batch.cancel()
         self._window.clear()
@@ -297,12 +350,11 @@ class Job:
         self.summary.rows_written += outputs.write(rows)
         self._last_record = batch.records[-1]
 
-    def _commit(
-        self, outputs: OutputSet, checker: AddressChecker, last: Record
-    ) -> None:
+    def _commit(self, outputs: OutputSet, checker: AddressChecker) -> None:
         """Outputs flushed and fsynced, then the job state committed."""
         self._last_commit = time.monotonic()
-        if self.state is None:
+        last = self._last_record
+        if self.state is None or last is None:
             outputs.sync(durable=False)
             return
         offsets = outputs.sync(durable=True)
@@ -354,29 +406,40 @@ class Job:
                 checker.prober.remember_catch_all(domain, value)
 
     @contextmanager
-    def _dedupe_memory(self) -> Iterator[None]:
-        """Where --dedupe remembers addresses: on disk, never in a growing set."""
-        if not self.config.dedupe:
-            yield
-            return
+    def _scratch(self) -> Iterator[None]:
+        """SQLite for --dedupe memory and spilled rows: the job state's, or a
+        temporary file. Never a set that grows with the input."""
         if self.state is not None:
-            self._remember = self.state.add_seen
+            self._open_scratch(self.state.db, self.state.add_seen)
+            self._parked = self._spill_store().finished_rows()
+            self._spill_store().clear()
             yield
             return
         with tempfile.TemporaryDirectory(prefix="emailclean-") as folder:
-            db = sqlite3.connect(os.path.join(folder, "seen.db"))
+            db = sqlite3.connect(os.path.join(folder, "scratch.db"), isolation_level=None)
             db.execute("PRAGMA journal_mode = OFF")
+            db.execute("PRAGMA synchronous = OFF")
             db.execute("CREATE TABLE seen (address TEXT PRIMARY KEY) WITHOUT ROWID")
 
             def remember(key: str) -> bool:
                 cursor = db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (key,))
                 return cursor.rowcount == 1
 
-            self._remember = remember
+            self._open_scratch(db, remember)
             try:
                 yield
             finally:
                 db.close()
+
+    def _open_scratch(
+        self, db: sqlite3.Connection, remember: Callable[[str], bool]
+    ) -> None:
+        self._remember = remember
+        self._spill = SpillStore(db)
+
+    def _spill_store(self) -> SpillStore:
+        assert self._spill is not None
+        return self._spill
 
     @contextmanager
     def _signals(self) -> Iterator[None]:
@@ -425,14 +488,15 @@ def _network_tasks(
     waiting: dict[str, list[tuple[int, AddressInfo]]],
     verdicts: list[Verdict | None],
     checker: AddressChecker,
-) -> list[asyncio.Task[None]]:
+) -> list[tuple[asyncio.Task[None], int]]:
+    """One task per domain (DNS only) or per address (SMTP), with its row count."""
     if checker.prober is None:
         return [
-            asyncio.create_task(_fill_group(verdicts, group, checker))
+            (asyncio.create_task(_fill_group(verdicts, group, checker)), len(group))
             for group in waiting.values()
         ]
     return [
-        asyncio.create_task(_fill_one(verdicts, position, info, checker))
+        (asyncio.create_task(_fill_one(verdicts, position, info, checker)), 1)
         for group in waiting.values()
         for position, info in group
     ]

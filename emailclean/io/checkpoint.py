@@ -137,6 +137,11 @@ class JobState:
         db.execute("BEGIN")
         return state
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, for tables that ride along with each commit."""
+        return self._db
+
     # -- dedupe memory and domain knowledge ------------------------------
 
     def add_seen(self, key: str) -> bool:
