@@ -402,13 +402,16 @@ def _guess_kind(lines: list[str]) -> str:
 
 
 def _guess_delimiter(lines: list[str]) -> str:
-    best, best_score = ",", 0
+    # Each delimiter parses the sample into its own number of rows (quoted
+    # newlines), so consistency is judged as a share of those rows; then
+    # the wider reading wins.
+    best, best_score = ",", (0.0, 0)
     for delimiter in DELIMITERS:
         rows = _sample_rows(lines, delimiter)
         width, share = _row_width(rows)
         if width < 2:
             continue
-        score = share * 100 + min(len(row) for row in rows)
+        score = (share / len(rows), width)
         if score > best_score:
             best, best_score = delimiter, score
     return best

@@ -300,6 +300,19 @@ def test_reader_no_extension_csv_with_irregular_lines_sniffed_csv(data: bytes) -
     assert records[0].cell == "ann@acme.com"
 
 
+def test_csv_reader_tabs_inside_quoted_cells_comma_still_chosen() -> None:
+    data = (
+        b'email,name,city,note\n'
+        b'ann@acme.com,,"\t\r\t",","\n'
+        b'bob@acme.com,,,"\t\r\t"\n'
+    )
+
+    reader, records = read_all(data)
+
+    assert reader.format.delimiter == ","
+    assert cells(records) == ["ann@acme.com", "bob@acme.com"]
+
+
 def test_reader_no_extension_txt_with_a_comma_line_stays_txt() -> None:
     data = b"".join(f"user{n}@acme.com\n".encode() for n in range(9))
     data += b"Lee, Ann <ann@acme.com>\n"
