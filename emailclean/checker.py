@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_DEAD_RESOLVER = (
+    "The DNS server is not answering: domain checks are unknown/dns_timeout. "
+    "Check --nameserver or your network."
+)
+
 
 @dataclass
 class LayerHealth:
@@ -125,11 +130,15 @@ class AddressChecker:
         assert self.resolver is not None
         outcome = await self.resolver.resolve_domain(info.ascii_domain or "")
         if self.resolver.health.dead:
-            self.health.add(
-                "The DNS server is not answering: domain checks are "
-                "unknown/dns_timeout. Check --nameserver or your network."
-            )
+            self.health.add(_DEAD_RESOLVER)
         return outcome
+
+    def final_health(self) -> list[str]:
+        """Warnings for the end of the job, after every check has run."""
+        health = self.resolver.health if self.resolver is not None else None
+        if health is not None and health.timed_out and not health.replied:
+            self.health.add(_DEAD_RESOLVER)
+        return self.health.messages
 
     async def aclose(self) -> None:
         if self.prober is not None:

@@ -471,7 +471,7 @@ class Job:
     def _finish_summary(self, reader: ListReader, checker: AddressChecker) -> None:
         self.summary.blank_lines = reader.blank_lines
         self.summary.ragged_rows = reader.ragged_rows
-        self.summary.degraded.extend(checker.health.messages)
+        self.summary.degraded.extend(checker.final_health())
         if self.summary.rows_in == 0:
             self.summary.warnings.append(
                 f"{self.config.input}: no data rows (the input is empty or has "
