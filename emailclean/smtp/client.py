@@ -43,6 +43,7 @@ __all__ = [
     "SmtpRefusedError",
     "SmtpSession",
     "SmtpTimeoutError",
+    "SmtpTlsError",
 ]
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,10 @@ class SmtpTimeoutError(SmtpProbeError):
 
 class SmtpConnectionError(SmtpProbeError):
     """The connection was refused, reset or dropped by the peer or network."""
+
+
+class SmtpTlsError(SmtpConnectionError):
+    """STARTTLS was agreed, but the TLS handshake failed."""
 
 
 class SmtpRefusedError(SmtpProbeError):
@@ -118,10 +123,12 @@ class SmtpSession:
         address: str,
         settings: SmtpSettings,
         tls_context: ssl.SSLContext | None = None,
+        use_starttls: bool = True,
     ) -> None:
         self.mx = mx
         self.address = address
         self._settings = settings
+        self._use_starttls = use_starttls and settings.starttls
         self._tls_context = tls_context or opportunistic_tls_context()
         self._smtp = aiosmtplib.SMTP(
             hostname=address,
@@ -150,7 +157,7 @@ class SmtpSession:
         logger.debug("%s [%s]: connected", self.mx, self.address)
 
         await self._hello()
-        if self._settings.starttls and self._smtp.supports_extension("starttls"):
+        if self._use_starttls and self._smtp.supports_extension("starttls"):
             await self._start_tls()
 
     async def _hello(self) -> None:
@@ -166,10 +173,20 @@ class SmtpSession:
                 await self._smtp.helo()
 
     async def _start_tls(self) -> None:
-        with self._translated(Stage.HELLO):
-            await self._smtp.starttls(
-                tls_context=self._tls_context, server_hostname=self.mx
-            )
+        try:
+            with self._translated(Stage.HELLO):
+                await self._smtp.starttls(
+                    tls_context=self._tls_context, server_hostname=self.mx
+                )
+        except SmtpRefusedError as exc:
+            # RFC 3207 §4: after a refusal (454) the session goes on in clear.
+            if not self._smtp.is_connected:
+                raise
+            logger.debug("%s refused STARTTLS, going on in clear: %s", self.mx, exc)
+            return
+        except SmtpConnectionError as exc:
+            message = f"{self.mx} [{self.address}]: TLS handshake failed: {exc}"
+            raise SmtpTlsError(message, mx=self.mx) from exc
         self.tls = True
         logger.debug("%s: STARTTLS done", self.mx)
 

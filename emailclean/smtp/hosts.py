@@ -45,6 +45,7 @@ class HostQueue:
     backoff_strikes: int = 0
     timeouts_in_row: int = 0
     written_off: bool = False
+    starttls: bool = True  # False once its TLS handshake has failed
 
 
 @dataclass(eq=False)

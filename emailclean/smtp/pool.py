@@ -60,6 +60,7 @@ from emailclean.smtp.client import (
     SmtpRefusedError,
     SmtpSession,
     SmtpTimeoutError,
+    SmtpTlsError,
     opportunistic_tls_context,
 )
 from emailclean.smtp.hosts import (
@@ -302,16 +303,13 @@ class MailboxProber:
         """Open a session on the first address that answers, else fail over."""
         failure: Exception | None = None
         for address in host.addresses:
-            session = SmtpSession(host.name, address, self.settings, self._tls_context)
-            self.stats.connections_opened += 1
             try:
-                await session.open()
+                session = await self._open(host, address)
             except (SmtpTimeoutError, SmtpConnectionError) as exc:
                 failure = exc
                 self._note_connect_failure(host, address, exc)
                 continue
             except SmtpRefusedError as exc:
-                session.abort()
                 self._on_session_refused(host, exc)
                 return None
             self._note_connected(host)
@@ -320,6 +318,23 @@ class MailboxProber:
         if failure is not None:
             self._on_host_unreachable(host, failure)
         return None
+
+    async def _open(self, host: HostQueue, address: str) -> SmtpSession:
+        """Open a session; if TLS breaks, once more in clear (RFC 7435 §1.2)."""
+        session = SmtpSession(
+            host.name, address, self.settings, self._tls_context, host.starttls
+        )
+        self.stats.connections_opened += 1
+        try:
+            await session.open()
+        except SmtpTlsError as exc:
+            host.starttls = False
+            logger.info("%s: STARTTLS failed, probing it in clear: %s", host.name, exc)
+            return await self._open(host, address)
+        except SmtpRefusedError:
+            session.abort()
+            raise
+        return session
 
     def _note_connected(self, host: HostQueue) -> None:
         self._ever_connected = True

@@ -14,6 +14,7 @@ from emailclean.smtp.client import (
     SmtpRefusedError,
     SmtpSession,
     SmtpTimeoutError,
+    SmtpTlsError,
 )
 from emailclean.smtp.replies import Stage
 from emailclean.smtp.settings import SmtpSettings
@@ -21,6 +22,7 @@ from tests.world.smtp_fixtures import StartSmtpServers
 from tests.world.smtp_servers import (
     ServerSpec,
     SmtpTestServer,
+    broken_tls,
     connection_limit,
     drop_after_rcpt,
     gibberish,
@@ -28,6 +30,7 @@ from tests.world.smtp_servers import (
     refusing_greeting,
     starttls_required,
     tarpit,
+    tls_unavailable,
     unreachable,
 )
 
@@ -118,6 +121,7 @@ FAILURES = [
     pytest.param(refusing_greeting(), SmtpRefusedError, id="554-greeting"),
     pytest.param(drop_after_rcpt("alice"), SmtpConnectionError, id="drop"),
     pytest.param(gibberish(), SmtpConnectionError, id="gibberish"),
+    pytest.param(broken_tls("alice"), SmtpTlsError, id="broken-tls"),
 ]
 
 
@@ -179,3 +183,20 @@ def test_session_421_greeting_carries_the_reply(
     assert (answer.reply.code, answer.reply.enhanced) == (421, "4.7.0")
     assert answer.stage is Stage.GREETING
     assert caught.value.code == 421
+
+
+def test_session_starttls_refused_454_goes_on_in_clear(
+    smtp_servers: StartSmtpServers,
+) -> None:
+    world = smtp_servers({"mx": tls_unavailable("alice")})
+    session = session_for(world["mx"])
+    answers = []
+
+    async def steps(session: SmtpSession) -> None:
+        answers.append(await session.mail())
+        answers.append(await session.rcpt("alice@acme-world.net"))
+
+    run_session(session, steps)
+
+    assert not session.tls
+    assert [a.reply.code for a in answers] == [250, 250]

@@ -19,6 +19,7 @@ from tests.world.smtp_servers import (
     ServerSpec,
     SmtpTestServer,
     bare_user_unknown,
+    broken_tls,
     catch_all,
     connection_limit,
     disabled,
@@ -35,6 +36,7 @@ from tests.world.smtp_servers import (
     sender_block,
     starttls_required,
     tarpit,
+    tls_unavailable,
     unreachable,
 )
 
@@ -128,6 +130,8 @@ BEHAVIOURS = [
     pytest.param(ehlo_refused("alice"), Reason.MAILBOX_EXISTS, id="ehlo-refused"),
     pytest.param(starttls_required("alice"), Reason.MAILBOX_EXISTS, id="starttls"),
     pytest.param(multiline("alice"), Reason.MAILBOX_EXISTS, id="multiline"),
+    pytest.param(broken_tls("alice"), Reason.MAILBOX_EXISTS, id="broken-tls"),
+    pytest.param(tls_unavailable("alice"), Reason.MAILBOX_EXISTS, id="tls-454"),
 ]
 
 
@@ -806,3 +810,18 @@ def test_prober_too_many_at_first_recipient_is_retried_not_looped(
     assert outcome.reason == Reason.TEMPORARY_FAILURE
     assert outcome.rule == "452-too-many-at-first-recipient"
     assert len(world["mx"].record.recipients) <= 5
+
+
+def test_prober_broken_tls_is_retried_in_clear_and_remembered(
+    smtp_servers: StartSmtpServers,
+) -> None:
+    world = smtp_servers({"mx": broken_tls("alice")})
+    hosts = hosts_of(world["mx"])
+    probes = [(f"u{i}@acme-world.net", hosts) for i in range(30)]
+
+    outcomes, _ = run_probes(settings_for(world, per_host=1), probes)
+
+    assert {o.reason for o in outcomes} == {Reason.MAILBOX_NOT_FOUND}
+    with_tls = [c for c in world["mx"].record.connections if "STARTTLS" in c.verbs]
+    assert len(with_tls) == 1
+    assert world["mx"].record.connections_total >= 3

@@ -63,7 +63,7 @@ class ServerSpec:
     max_concurrent: int | None = None  # greet 421 past N connections
     max_recipients: int | None = None  # 452 4.5.3 past N RCPTs a transaction
     ehlo_refused: bool = False  # EHLO gets 502, HELO works
-    starttls: str | None = None  # None, "offer" or "require"
+    starttls: str | None = None  # None, "offer", "require" or "broken"
     smtputf8: bool = False
     multiline: bool = False  # multiline banner and RCPT replies
     unreachable: bool = False  # backlog-0 socket that never accepts
@@ -124,6 +124,16 @@ def ehlo_refused(*users: str) -> ServerSpec:
 
 def starttls_required(*users: str) -> ServerSpec:
     return mailbox(*users, starttls="require")
+
+
+def broken_tls(*users: str) -> ServerSpec:
+    """Offers STARTTLS, says 220, then answers the handshake with junk."""
+    return mailbox(*users, starttls="broken")
+
+
+def tls_unavailable(*users: str) -> ServerSpec:
+    """Offers STARTTLS but answers it 454 (RFC 3207 §4)."""
+    return mailbox(*users, starttls="unavailable")
 
 
 def multiline(*users: str) -> ServerSpec:
@@ -345,6 +355,15 @@ class _RecordingSMTP(SMTP):
 
     async def smtp_STARTTLS(self, arg: str) -> None:
         self._note("STARTTLS", arg)
+        mode = self._server.spec.starttls
+        if mode == "unavailable":
+            await self.push("454 4.7.0 TLS not available due to temporary reason")
+            return
+        if mode == "broken":
+            await self.push("220 2.0.0 Ready to start TLS")
+            await self.push("this is not a TLS handshake")
+            self._close()
+            return
         await super().smtp_STARTTLS(arg)
 
     async def smtp_MAIL(self, arg: str | None) -> None:
