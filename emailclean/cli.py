@@ -231,8 +231,7 @@ def check(
             allow_private_mx=allow_private_mx,
         )
         verdicts = api.check_addresses(addresses, config)
-        console = make_console()
-        console.file = sys.stdout
+        console = make_console(stdout=True)
         for address, verdict in zip(addresses, verdicts, strict=True):
             print_card(console, address, verdict)
         all_valid = all(v.status is Status.VALID for v in verdicts)

@@ -30,6 +30,7 @@ from emailclean.checks.lists import lists_version
 from emailclean.config import JobConfig
 from emailclean.errors import CheckpointError, UsageError
 from emailclean.io.checkpoint import JobHeader, JobState, fingerprint
+from emailclean.io.readers import open_input
 from emailclean.io.outputs import output_paths, partial_path, publish
 from emailclean.io.writers import FORMATS
 from emailclean.pipeline import Job, JobSummary, ProgressCallback
@@ -56,6 +57,8 @@ def start_job(
     input_path = config.input
     if config.input == "-":
         input_path = _spool_stdin(checkpoint, notify)
+    else:
+        open_input(input_path).close()  # the reader's own messages when it can't
     state = JobState.create(checkpoint, _header(config, input_path))
     return _run_with_state(Job(config, progress, state), state)
 

@@ -30,7 +30,10 @@ _STATUS_STYLE = {
 }
 
 
-def make_console() -> Console:
+def make_console(*, stdout: bool = False) -> Console:
+    """stderr for messages; stdout (never hard-wrapped) for `check`'s cards."""
+    if stdout:
+        return Console(no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=True)
     return Console(stderr=True, no_color="NO_COLOR" in os.environ, highlight=False)
 
 

@@ -56,12 +56,6 @@ def test_validate_file_progress_reports_rows(tmp_path: Path) -> None:
     assert reports[-1] == (2, 26)
 
 
-@pytest.mark.xfail(
-    reason="jobs.start_job fingerprints the input for the checkpoint before "
-    "the reader opens it, so a missing input raises a bare FileNotFoundError "
-    "(not InputError) whenever the output is a file",
-    strict=True,
-)
 def test_validate_file_missing_input_raises_input_error(tmp_path: Path) -> None:
     missing = tmp_path / "missing.csv"
 
