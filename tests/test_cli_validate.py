@@ -51,8 +51,15 @@ def test_validate_stdout_data_only_summary_on_stderr(tmp_path: Path) -> None:
 def test_validate_format_jsonl_on_stdout(tmp_path: Path) -> None:
     contacts(tmp_path)
 
-    result = run_cli("validate", "contacts.csv", "--checks", "syntax",
-                     "--format", "jsonl", cwd=tmp_path)
+    result = run_cli(
+        "validate",
+        "contacts.csv",
+        "--checks",
+        "syntax",
+        "--format",
+        "jsonl",
+        cwd=tmp_path,
+    )
 
     assert [row["row"] for row in result.jsonl()] == [1, 2, 3, 5]
 
@@ -60,14 +67,24 @@ def test_validate_format_jsonl_on_stdout(tmp_path: Path) -> None:
 def test_validate_format_from_output_extension(tmp_path: Path) -> None:
     contacts(tmp_path)
 
-    result = run_cli("validate", "contacts.csv", "--checks", "syntax",
-                     "-o", "clean.json", cwd=tmp_path)
+    result = run_cli(
+        "validate",
+        "contacts.csv",
+        "--checks",
+        "syntax",
+        "-o",
+        "clean.json",
+        cwd=tmp_path,
+    )
 
     assert result.rc == 0
     assert result.stdout == b""
     records = json.loads((tmp_path / "clean.json").read_bytes())
     assert [record["email"] for record in records] == [
-        "ann@acme.com", "info@acme.com", "x@mailinator.com", "ANN@acme.com",
+        "ann@acme.com",
+        "info@acme.com",
+        "x@mailinator.com",
+        "ANN@acme.com",
     ]
     assert sorted(os.listdir(tmp_path)) == ["clean.json", "contacts.csv"]
 
@@ -75,8 +92,14 @@ def test_validate_format_from_output_extension(tmp_path: Path) -> None:
 def test_validate_keep_from_environment(tmp_path: Path) -> None:
     contacts(tmp_path)
 
-    result = run_cli("validate", "contacts.csv", "--checks", "syntax",
-                     cwd=tmp_path, env={"EMAILCLEAN_KEEP": "invalid"})
+    result = run_cli(
+        "validate",
+        "contacts.csv",
+        "--checks",
+        "syntax",
+        cwd=tmp_path,
+        env={"EMAILCLEAN_KEEP": "invalid"},
+    )
 
     assert first_cells(result.stdout) == ["name", "Bad"]
 
@@ -84,9 +107,16 @@ def test_validate_keep_from_environment(tmp_path: Path) -> None:
 def test_validate_keep_option_beats_environment(tmp_path: Path) -> None:
     contacts(tmp_path)
 
-    result = run_cli("validate", "contacts.csv", "--checks", "syntax",
-                     "--keep", "valid", cwd=tmp_path,
-                     env={"EMAILCLEAN_KEEP": "invalid"})
+    result = run_cli(
+        "validate",
+        "contacts.csv",
+        "--checks",
+        "syntax",
+        "--keep",
+        "valid",
+        cwd=tmp_path,
+        env={"EMAILCLEAN_KEEP": "invalid"},
+    )
 
     assert first_cells(result.stdout) == ["name", "Ann", "Ann again"]
 
@@ -94,8 +124,16 @@ def test_validate_keep_option_beats_environment(tmp_path: Path) -> None:
 def test_validate_drop_flagged_and_dedupe(tmp_path: Path) -> None:
     contacts(tmp_path)
 
-    result = run_cli("validate", "contacts.csv", "--checks", "syntax",
-                     "--drop-flagged", "role,disposable", "--dedupe", cwd=tmp_path)
+    result = run_cli(
+        "validate",
+        "contacts.csv",
+        "--checks",
+        "syntax",
+        "--drop-flagged",
+        "role,disposable",
+        "--dedupe",
+        cwd=tmp_path,
+    )
 
     assert result.rc == 0
     assert first_cells(result.stdout) == ["name", "Ann"]
@@ -105,18 +143,33 @@ def test_validate_drop_flagged_and_dedupe(tmp_path: Path) -> None:
 def test_validate_split_dir_and_output_written(tmp_path: Path) -> None:
     contacts(tmp_path)
 
-    result = run_cli("validate", "contacts.csv", "--checks", "syntax",
-                     "-o", "clean.csv", "--split-dir", "parts", cwd=tmp_path)
+    result = run_cli(
+        "validate",
+        "contacts.csv",
+        "--checks",
+        "syntax",
+        "-o",
+        "clean.csv",
+        "--split-dir",
+        "parts",
+        cwd=tmp_path,
+    )
 
     assert result.rc == 0
     assert first_cells((tmp_path / "clean.csv").read_bytes())[1:] == [
-        "Ann", "Info", "Temp", "Ann again",
+        "Ann",
+        "Info",
+        "Temp",
+        "Ann again",
     ]
     parts = tmp_path / "parts"
     assert first_cells((parts / "invalid.csv").read_bytes()) == ["name", "Bad"]
     assert first_cells((parts / "unknown.csv").read_bytes()) == ["name"]
     assert sorted(os.listdir(parts)) == [
-        "invalid.csv", "risky.csv", "unknown.csv", "valid.csv",
+        "invalid.csv",
+        "risky.csv",
+        "unknown.csv",
+        "valid.csv",
     ]
 
 
@@ -124,8 +177,16 @@ def test_validate_force_replaces_existing_output(tmp_path: Path) -> None:
     contacts(tmp_path)
     (tmp_path / "clean.csv").write_bytes(b"old\n")
 
-    result = run_cli("validate", "contacts.csv", "--checks", "syntax",
-                     "-o", "clean.csv", "--force", cwd=tmp_path)
+    result = run_cli(
+        "validate",
+        "contacts.csv",
+        "--checks",
+        "syntax",
+        "-o",
+        "clean.csv",
+        "--force",
+        cwd=tmp_path,
+    )
 
     assert result.rc == 0
     assert (tmp_path / "clean.csv").read_bytes().startswith(b"name,email,status,")
@@ -157,8 +218,15 @@ def test_validate_latin1_encoding_output_in_utf8(tmp_path: Path) -> None:
         "name,email\nJosé,jose@acme.com\n".encode("latin-1")
     )
 
-    result = run_cli("validate", "people.csv", "--checks", "syntax",
-                     "--encoding", "latin-1", cwd=tmp_path)
+    result = run_cli(
+        "validate",
+        "people.csv",
+        "--checks",
+        "syntax",
+        "--encoding",
+        "latin-1",
+        cwd=tmp_path,
+    )
 
     assert result.rc == 0
     assert result.stdout.splitlines()[1] == (
@@ -175,9 +243,18 @@ def test_validate_pipe_closed_early_quiet_exit_141(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "NO_COLOR": "1"}
     with open(tmp_path / "stderr", "wb") as stderr:
         child = subprocess.Popen(
-            [sys.executable, "-m", "emailclean", "validate", str(big),
-             "--checks", "syntax"],
-            stdout=subprocess.PIPE, stderr=stderr, env=env,
+            [
+                sys.executable,
+                "-m",
+                "emailclean",
+                "validate",
+                str(big),
+                "--checks",
+                "syntax",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=env,
         )
         assert child.stdout is not None
         first = child.stdout.readline()

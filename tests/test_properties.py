@@ -43,8 +43,22 @@ _LABEL_ALPHABET = st.sampled_from(
     list("abcdefz019") * 4 + ["-", "_", "ü", "ß", "İ", "中", "ﬁ"]
 )
 _TLDS = st.sampled_from(
-    ["com", "de", "org", "c0m", "123", "xn--p1ai", "рф", "test", "example",
-     "local", "onion", "invalid", "", "a"]
+    [
+        "com",
+        "de",
+        "org",
+        "c0m",
+        "123",
+        "xn--p1ai",
+        "рф",
+        "test",
+        "example",
+        "local",
+        "onion",
+        "invalid",
+        "",
+        "a",
+    ]
 )
 _DOMAINS = st.one_of(
     st.builds(
@@ -53,27 +67,64 @@ _DOMAINS = st.one_of(
         _TLDS,
     ),
     st.sampled_from(
-        ["example.com", "Example.ORG", "sub.example.net", "münchen.de",
-         "xn--mnchen-3ya.de", "[192.0.2.1]", "ACME.com", "acme.com."]
+        [
+            "example.com",
+            "Example.ORG",
+            "sub.example.net",
+            "münchen.de",
+            "xn--mnchen-3ya.de",
+            "[192.0.2.1]",
+            "ACME.com",
+            "acme.com.",
+        ]
     ),
 )
 _LOCALS = st.one_of(
     st.text(_LOCAL_ALPHABET, max_size=70),
     st.sampled_from(
-        ["Postmaster", "ABUSE", '"john smith"', '"ann"', '"a\\"b"', "é" * 32,
-         "é" * 33, "x" * 64, "x" * 65]
+        [
+            "Postmaster",
+            "ABUSE",
+            '"john smith"',
+            '"ann"',
+            '"a\\"b"',
+            "é" * 32,
+            "é" * 33,
+            "x" * 64,
+            "x" * 65,
+        ]
     ),
 )
 ADDRESSES = st.builds(lambda local, domain: f"{local}@{domain}", _LOCALS, _DOMAINS)
 
 EDGE_CASES = [
-    "ann@acme.com", '"john smith"@acme.com', '"ann"@acme.com', "ann@[192.0.2.1]",
-    "x" * 64 + "@acme.com", "x" * 65 + "@acme.com", "é" * 32 + "@acme.com",
-    "é" * 33 + "@acme.com", "ann@münchen.de", "ann@xn--mnchen-3ya.de",
-    "jöhn@acme.com", "Postmaster@ACME.com", "ann@acme.com.", "ann..b@acme.com",
-    ".ann@acme.com", "ann@acme.123", "ann@example.com", "ann@x.test",
-    "ann@a.invalid", "ann@a.localhost", "ann@a.local", "ann@a.onion", "",
-    "ann", "a@b@acme.com", "ann@" + "d" * 63 + ".com", "ann@" + "d" * 64 + ".com",
+    "ann@acme.com",
+    '"john smith"@acme.com',
+    '"ann"@acme.com',
+    "ann@[192.0.2.1]",
+    "x" * 64 + "@acme.com",
+    "x" * 65 + "@acme.com",
+    "é" * 32 + "@acme.com",
+    "é" * 33 + "@acme.com",
+    "ann@münchen.de",
+    "ann@xn--mnchen-3ya.de",
+    "jöhn@acme.com",
+    "Postmaster@ACME.com",
+    "ann@acme.com.",
+    "ann..b@acme.com",
+    ".ann@acme.com",
+    "ann@acme.123",
+    "ann@example.com",
+    "ann@x.test",
+    "ann@a.invalid",
+    "ann@a.localhost",
+    "ann@a.local",
+    "ann@a.onion",
+    "",
+    "ann",
+    "a@b@acme.com",
+    "ann@" + "d" * 63 + ".com",
+    "ann@" + "d" * 64 + ".com",
 ]
 
 
@@ -105,7 +156,9 @@ def assert_agrees_with_email_validator(address: str) -> None:
     theirs = email_validator_verdict(address)
 
     if theirs is None:
-        assert ours.reason is not None, f"we accept what email-validator rejects: {address!r}"
+        assert ours.reason is not None, (
+            f"we accept what email-validator rejects: {address!r}"
+        )
     elif ours.reason is None:
         assert ours.normalized == theirs.normalized
         assert ours.ascii_domain == theirs.ascii_domain
@@ -132,13 +185,22 @@ def test_check_address_generated_agrees_with_email_validator(address: str) -> No
 # -- jobs: every row comes out, intact, in order -------------------------------
 
 _CELL_ALPHABET = st.sampled_from(
-    list("abcXYZ 019@.") * 3 + list('",;|\t\n\r=+-\'') + ["é", "中", "😀", "\u00a0"]
+    list("abcXYZ 019@.") * 3 + list("\",;|\t\n\r=+-'") + ["é", "中", "😀", "\u00a0"]
 )
 _CELLS = st.text(_CELL_ALPHABET, max_size=20)
 _EMAILS = st.one_of(
     st.sampled_from(
-        ["ann@acme.com", "info@gmail.com", "x@mailinator.com", "bad", "",
-         "Ann <ann@acme.com>", " bob@acme.com ", "ann@example.com", "jöhn@acme.com"]
+        [
+            "ann@acme.com",
+            "info@gmail.com",
+            "x@mailinator.com",
+            "bad",
+            "",
+            "Ann <ann@acme.com>",
+            " bob@acme.com ",
+            "ann@example.com",
+            "jöhn@acme.com",
+        ]
     ),
     _CELLS,
 )
@@ -150,8 +212,14 @@ def csv_tables(draw: st.DrawFn) -> tuple[str, str, list[list[str]]]:
     delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))
     newline = draw(st.sampled_from(["\n", "\r\n"]))
     # At least two columns: with one, no delimiter shows and any is right.
-    others = draw(st.lists(st.sampled_from(["name", "city", "note", "id"]),
-                           unique=True, min_size=1, max_size=3))
+    others = draw(
+        st.lists(
+            st.sampled_from(["name", "city", "note", "id"]),
+            unique=True,
+            min_size=1,
+            max_size=3,
+        )
+    )
     position = draw(st.integers(0, len(others)))
     header = [*others[:position], "email", *others[position:]]
     rows = draw(
@@ -219,15 +287,23 @@ _LINE_ALPHABET = st.sampled_from(
     list("abcXYZ 019@.<>\"',;|\t") * 3 + ["é", "中", "😀", "\u00a0", "\x0b"]
 )
 _LINES = st.one_of(
-    st.sampled_from(["ann@acme.com", "Ann <ann@acme.com>", "  bob@acme.com\t",
-                     "info@gmail.com", "bad"]),
+    st.sampled_from(
+        [
+            "ann@acme.com",
+            "Ann <ann@acme.com>",
+            "  bob@acme.com\t",
+            "info@gmail.com",
+            "bad",
+        ]
+    ),
     st.text(_LINE_ALPHABET, min_size=1, max_size=30),
 ).filter(lambda line: line.strip() != "")  # blank lines are skipped
 
 
 @JOB_SETTINGS
-@given(st.lists(_LINES, max_size=30), st.sampled_from(["\n", "\r\n", "\r"]),
-       st.booleans())
+@given(
+    st.lists(_LINES, max_size=30), st.sampled_from(["\n", "\r\n", "\r"]), st.booleans()
+)
 def test_validate_file_txt_every_line_one_record_in_order(
     lines: list[str], newline: str, final_newline: bool
 ) -> None:

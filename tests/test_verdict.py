@@ -62,22 +62,31 @@ ALL_LIST_FLAGS = (Flag.DISPOSABLE, Flag.ROLE, Flag.FREE)
     [
         pytest.param(
             AddressInfo(Reason.BAD_SYNTAX, "The address has no @-sign."),
-            None, None, Reason.BAD_SYNTAX, id="bad-syntax",
+            None,
+            None,
+            Reason.BAD_SYNTAX,
+            id="bad-syntax",
         ),
         pytest.param(
             sound(*ALL_LIST_FLAGS),
             DomainOutcome(Reason.NO_DOMAIN, "acme.com does not exist."),
-            None, Reason.NO_DOMAIN, id="no-domain-beats-list-risks",
+            None,
+            Reason.NO_DOMAIN,
+            id="no-domain-beats-list-risks",
         ),
         pytest.param(
             sound(Flag.DISPOSABLE, Flag.ROLE),
-            DOMAIN_OK, refused(Reason.MAILBOX_NOT_FOUND, catch_all=None),
-            Reason.MAILBOX_NOT_FOUND, id="not-found-beats-list-risks",
+            DOMAIN_OK,
+            refused(Reason.MAILBOX_NOT_FOUND, catch_all=None),
+            Reason.MAILBOX_NOT_FOUND,
+            id="not-found-beats-list-risks",
         ),
         pytest.param(
             sound(Flag.ROLE),
-            DOMAIN_OK, refused(Reason.MAILBOX_DISABLED, catch_all=True),
-            Reason.MAILBOX_DISABLED, id="disabled-beats-catch-all",
+            DOMAIN_OK,
+            refused(Reason.MAILBOX_DISABLED, catch_all=True),
+            Reason.MAILBOX_DISABLED,
+            id="disabled-beats-catch-all",
         ),
     ],
 )
@@ -96,16 +105,33 @@ def test_decide_invalid_evidence_beats_risky(
 @pytest.mark.parametrize(
     ("flags", "mailbox", "reason"),
     [
-        pytest.param((Flag.DISPOSABLE, Flag.ROLE), refused(Reason.MAILBOX_FULL, True),
-                     Reason.MAILBOX_FULL, id="mailbox-full-beats-catch-all"),
-        pytest.param((Flag.DISPOSABLE, Flag.ROLE), exists(catch_all=True),
-                     Reason.CATCH_ALL, id="catch-all-beats-disposable"),
-        pytest.param((Flag.DISPOSABLE, Flag.ROLE), exists(),
-                     Reason.DISPOSABLE, id="disposable-beats-role"),
-        pytest.param((Flag.ROLE, Flag.FREE), exists(),
-                     Reason.ROLE_ACCOUNT, id="role-alone"),
-        pytest.param((Flag.DISPOSABLE, Flag.ROLE), None,
-                     Reason.DISPOSABLE, id="disposable-beats-role-without-smtp"),
+        pytest.param(
+            (Flag.DISPOSABLE, Flag.ROLE),
+            refused(Reason.MAILBOX_FULL, True),
+            Reason.MAILBOX_FULL,
+            id="mailbox-full-beats-catch-all",
+        ),
+        pytest.param(
+            (Flag.DISPOSABLE, Flag.ROLE),
+            exists(catch_all=True),
+            Reason.CATCH_ALL,
+            id="catch-all-beats-disposable",
+        ),
+        pytest.param(
+            (Flag.DISPOSABLE, Flag.ROLE),
+            exists(),
+            Reason.DISPOSABLE,
+            id="disposable-beats-role",
+        ),
+        pytest.param(
+            (Flag.ROLE, Flag.FREE), exists(), Reason.ROLE_ACCOUNT, id="role-alone"
+        ),
+        pytest.param(
+            (Flag.DISPOSABLE, Flag.ROLE),
+            None,
+            Reason.DISPOSABLE,
+            id="disposable-beats-role-without-smtp",
+        ),
     ],
 )
 def test_decide_risky_reasons_in_precedence_order(
@@ -125,7 +151,11 @@ def test_decide_every_applicable_flag_kept() -> None:
     )
 
     assert verdict.flags == {
-        Flag.DISPOSABLE, Flag.ROLE, Flag.FREE, Flag.SMTPUTF8, Flag.CATCH_ALL,
+        Flag.DISPOSABLE,
+        Flag.ROLE,
+        Flag.FREE,
+        Flag.SMTPUTF8,
+        Flag.CATCH_ALL,
     }
 
 
@@ -175,10 +205,15 @@ def test_decide_accepted_not_catch_all_valid_with_reply() -> None:
 @pytest.mark.parametrize(
     ("domain", "reason", "message"),
     [
-        pytest.param(None, Reason.SYNTAX_OK, "The address is well formed.",
-                     id="syntax-only"),
-        pytest.param(DOMAIN_OK, Reason.DOMAIN_OK, "acme.com has a mail host.",
-                     id="dns-without-smtp"),
+        pytest.param(
+            None, Reason.SYNTAX_OK, "The address is well formed.", id="syntax-only"
+        ),
+        pytest.param(
+            DOMAIN_OK,
+            Reason.DOMAIN_OK,
+            "acme.com has a mail host.",
+            id="dns-without-smtp",
+        ),
     ],
 )
 def test_decide_fewer_checks_valid_reason_names_deepest_layer(
@@ -228,4 +263,6 @@ def test_decide_invalid_with_suggestion_says_possible_typo() -> None:
 
     verdict = decide(sound(suggestion="ann@gmail.com"), domain)
 
-    assert verdict.message == "acme.com does not exist. (Possible typo of ann@gmail.com.)"
+    assert (
+        verdict.message == "acme.com does not exist. (Possible typo of ann@gmail.com.)"
+    )

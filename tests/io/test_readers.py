@@ -99,8 +99,11 @@ def test_txt_reader_nul_byte_is_a_row_problem() -> None:
 def test_csv_reader_delimiter_sniffed(delimiter: str) -> None:
     text = "\n".join(
         delimiter.join(row)
-        for row in [("name", "email", "city"), ("Ann", "ann@acme.com", "Oslo"),
-                    ("Bob", "bob@acme.com", "Rome")]
+        for row in [
+            ("name", "email", "city"),
+            ("Ann", "ann@acme.com", "Oslo"),
+            ("Bob", "bob@acme.com", "Rome"),
+        ]
     )
     reader, records = read_all(text.encode() + b"\n", "list.csv")
 
@@ -253,8 +256,7 @@ def test_csv_reader_unclosed_quote_input_error_names_line() -> None:
         read_all(data, "people.csv")
 
     assert str(caught.value) == (
-        "people.csv:3: a quoted field opened on this line never closes "
-        "(unclosed quote)"
+        "people.csv:3: a quoted field opened on this line never closes (unclosed quote)"
     )
 
 
@@ -286,10 +288,15 @@ def test_reader_no_extension_kind_sniffed_from_content(data: bytes, kind: str) -
 @pytest.mark.parametrize(
     "data",
     [
-        pytest.param(b'name,email,note\nAnn,ann@acme.com,"two\nlines"\n'
-                     b"Bob,bob@acme.com,\n", id="quoted-newline"),
-        pytest.param(b"name,email\nAnn,ann@acme.com\nBob\nCy,cy@acme.com\n"
-                     b"Dee,dee@acme.com\nEd,ed@acme.com\n", id="one-short-row"),
+        pytest.param(
+            b'name,email,note\nAnn,ann@acme.com,"two\nlines"\nBob,bob@acme.com,\n',
+            id="quoted-newline",
+        ),
+        pytest.param(
+            b"name,email\nAnn,ann@acme.com\nBob\nCy,cy@acme.com\n"
+            b"Dee,dee@acme.com\nEd,ed@acme.com\n",
+            id="one-short-row",
+        ),
     ],
 )
 def test_reader_no_extension_csv_with_irregular_lines_sniffed_csv(data: bytes) -> None:
@@ -302,9 +309,7 @@ def test_reader_no_extension_csv_with_irregular_lines_sniffed_csv(data: bytes) -
 
 def test_csv_reader_tabs_inside_quoted_cells_comma_still_chosen() -> None:
     data = (
-        b'email,name,city,note\n'
-        b'ann@acme.com,,"\t\r\t",","\n'
-        b'bob@acme.com,,,"\t\r\t"\n'
+        b'email,name,city,note\nann@acme.com,,"\t\r\t",","\nbob@acme.com,,,"\t\r\t"\n'
     )
 
     reader, records = read_all(data)
@@ -412,8 +417,11 @@ def test_open_input_gzip_close_closes_file(tmp_path: Path) -> None:
     ("make", "problem"),
     [
         pytest.param(lambda p: p, "no such file", id="missing"),
-        pytest.param(lambda p: (p.mkdir(), p)[1], "is a directory, not a list file",
-                     id="directory"),
+        pytest.param(
+            lambda p: (p.mkdir(), p)[1],
+            "is a directory, not a list file",
+            id="directory",
+        ),
     ],
 )
 def test_open_input_unopenable_input_error(tmp_path: Path, make, problem: str) -> None:  # type: ignore[no-untyped-def]

@@ -16,8 +16,17 @@ SYNTAX_ONLY = frozenset({Check.SYNTAX})
 EVERY_STATUS = frozenset(Status)
 VERDICT_HEADER = "status,reason,normalized,suggestion,flags,mx,smtp_code,smtp_reply"
 JSON_KEYS = {
-    "row", "email", "normalized", "status", "reason", "message", "flags",
-    "suggestion", "mx", "smtp", "fields",
+    "row",
+    "email",
+    "normalized",
+    "status",
+    "reason",
+    "message",
+    "flags",
+    "suggestion",
+    "mx",
+    "smtp",
+    "fields",
 }
 
 
@@ -54,7 +63,7 @@ def test_csv_writer_input_columns_byte_for_byte_then_verdict_columns(
     data = (
         b'"Name" , Email ,note\r\n'
         b'"Lee, Ann",ann@acme.com,"said ""hi"""\r\n'
-        b'Bob , bob@acme.com ,  \r\n'
+        b"Bob , bob@acme.com ,  \r\n"
     )
 
     _, out = run(tmp_path, data, column="2")
@@ -69,8 +78,11 @@ def test_csv_writer_input_columns_byte_for_byte_then_verdict_columns(
 
 @pytest.mark.parametrize(
     "delimiter",
-    [pytest.param(";", id="semicolon"), pytest.param("\t", id="tab"),
-     pytest.param("|", id="pipe")],
+    [
+        pytest.param(";", id="semicolon"),
+        pytest.param("\t", id="tab"),
+        pytest.param("|", id="pipe"),
+    ],
 )
 def test_csv_writer_verdict_columns_use_input_delimiter(
     tmp_path: Path, delimiter: str
@@ -80,8 +92,18 @@ def test_csv_writer_verdict_columns_use_input_delimiter(
     _, out = run(tmp_path, data)
 
     assert lines(out)[1] == delimiter.join(
-        ["Ann", "ann@acme.com", "valid", "syntax_ok", "ann@acme.com", "", "", "",
-         "", ""]
+        [
+            "Ann",
+            "ann@acme.com",
+            "valid",
+            "syntax_ok",
+            "ann@acme.com",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]
     )
 
 
@@ -133,7 +155,10 @@ def test_csv_writer_ragged_rows_padded_so_verdicts_line_up(tmp_path: Path) -> No
 def test_csv_writer_flags_joined_in_fixed_order(tmp_path: Path) -> None:
     _, out = run(tmp_path, b"email\ninfo@gmail.com\n")
 
-    assert lines(out)[1] == "info@gmail.com,risky,role_account,info@gmail.com,,role;free,,,"
+    assert (
+        lines(out)[1]
+        == "info@gmail.com,risky,role_account,info@gmail.com,,role;free,,,"
+    )
 
 
 @pytest.mark.parametrize(
@@ -174,9 +199,7 @@ def test_csv_writer_undecodable_row_bytes_kept(tmp_path: Path) -> None:
 
     _, out = run(tmp_path, data)
 
-    assert out.splitlines()[1] == (
-        b"Jos\xe9,jose@acme.com,invalid,unreadable,,,,,,"
-    )
+    assert out.splitlines()[1] == (b"Jos\xe9,jose@acme.com,invalid,unreadable,,,,,,")
 
 
 # -- JSON Lines and JSON ---------------------------------------------------
@@ -198,8 +221,12 @@ def test_jsonl_writer_record_has_exactly_design_keys(tmp_path: Path) -> None:
         "message": "The domain is a disposable-address service. "
         "Did you mean Ann.Lee@gmail.com?",
         "flags": {
-            "disposable": True, "role": False, "free": False,
-            "catch_all": False, "duplicate": False, "smtputf8": False,
+            "disposable": True,
+            "role": False,
+            "free": False,
+            "catch_all": False,
+            "duplicate": False,
+            "smtputf8": False,
         },
         "suggestion": "Ann.Lee@gmail.com",
         "mx": None,
@@ -215,7 +242,9 @@ def test_jsonl_writer_row_counts_data_rows_only(tmp_path: Path) -> None:
 
     records = [json.loads(line) for line in lines(out)]
     assert [(r["row"], r["status"]) for r in records] == [
-        (1, "valid"), (2, "valid"), (3, "invalid"),
+        (1, "valid"),
+        (2, "valid"),
+        (3, "invalid"),
     ]
 
 
@@ -274,11 +303,11 @@ def test_txt_writer_one_address_a_line(tmp_path: Path) -> None:
 
 MIXED = (
     b"email\n"
-    b"ann@acme.com\n"        # valid
-    b"info@acme.com\n"       # risky/role_account
-    b"x@mailinator.com\n"    # risky/disposable
-    b"not-an-address\n"      # invalid/bad_syntax
-    b"bob@example.com\n"     # invalid/reserved_domain
+    b"ann@acme.com\n"  # valid
+    b"info@acme.com\n"  # risky/role_account
+    b"x@mailinator.com\n"  # risky/disposable
+    b"not-an-address\n"  # invalid/bad_syntax
+    b"bob@example.com\n"  # invalid/reserved_domain
 )
 
 
@@ -300,12 +329,12 @@ def test_writer_keep_valid_only(tmp_path: Path) -> None:
 
 
 def test_writer_drop_flagged_role_disposable(tmp_path: Path) -> None:
-    _, out = run(
-        tmp_path, MIXED, drop_flagged=frozenset({Flag.ROLE, Flag.DISPOSABLE})
-    )
+    _, out = run(tmp_path, MIXED, drop_flagged=frozenset({Flag.ROLE, Flag.DISPOSABLE}))
 
     assert [line.split(",")[0] for line in lines(out)[1:]] == [
-        "ann@acme.com", "not-an-address", "bob@example.com",
+        "ann@acme.com",
+        "not-an-address",
+        "bob@example.com",
     ]
 
 
@@ -324,7 +353,10 @@ def test_writer_split_dir_four_files_by_status(tmp_path: Path) -> None:
     run(tmp_path, MIXED, split_dir=str(split))
 
     assert sorted(path.name for path in split.iterdir()) == [
-        "invalid.csv", "risky.csv", "unknown.csv", "valid.csv",
+        "invalid.csv",
+        "risky.csv",
+        "unknown.csv",
+        "valid.csv",
     ]
 
     def emails(status: str) -> list[str]:
@@ -344,7 +376,8 @@ def test_writer_dedupe_later_duplicates_dropped(tmp_path: Path) -> None:
     summary, out = run(tmp_path, data, dedupe=True)
 
     assert [line.split(",")[0] for line in lines(out)[1:]] == [
-        "ann@acme.com", "bob@acme.com",
+        "ann@acme.com",
+        "bob@acme.com",
     ]
     assert summary.duplicates == 2
 
@@ -367,8 +400,7 @@ def test_writer_output_same_as_input_refused(tmp_path: Path) -> None:
         JobConfig(input=str(source), output=str(tmp_path / "." / "in.csv"))
 
     assert str(caught.value) == (
-        f"the output {tmp_path / '.' / 'in.csv'} is the input; "
-        "choose another -o path"
+        f"the output {tmp_path / '.' / 'in.csv'} is the input; choose another -o path"
     )
     assert source.read_bytes() == b"email\nann@acme.com\n"
 
