@@ -70,6 +70,8 @@ class InputFormat:
     column: int = 0
     newline: str = "\n"
     line_separator: bytes = b"\n"
+    # Columns in a row: the header's, else the widest sampled row's.
+    width: int | None = None
 
 
 @dataclass
@@ -458,6 +460,7 @@ def _detect_header_and_column(
         body = rows[1:]
     else:
         body = rows
+    fmt.width = len(fmt.header) if fmt.header else max(map(len, body), default=0)
     fmt.column = _choose_column(fmt.header, body, column, name)
 
 

@@ -142,7 +142,7 @@ class CsvWriter:
         return head + self._delimiter + tail + self._newline
 
     def _input_cells(self, fields: list[str], raw: str) -> str:
-        width = len(self._fmt.header) if self._fmt.header else len(fields)
+        width = self._fmt.width or len(fields)
         if self._excel_safe:
             cells = [defuse(cell) for cell in fields]
             return self._join(cells + [""] * (width - len(cells)))

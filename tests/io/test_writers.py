@@ -152,6 +152,20 @@ def test_csv_writer_ragged_rows_padded_so_verdicts_line_up(tmp_path: Path) -> No
     ]
 
 
+def test_csv_writer_no_header_short_rows_padded_to_usual_width(
+    tmp_path: Path,
+) -> None:
+    data = b"Ann,ann@acme.com,Oslo\nBob,bob@acme.com\nCy,cy@acme.com,Rome\n"
+
+    _, out = run(tmp_path, data)
+
+    assert lines(out) == [
+        "Ann,ann@acme.com,Oslo,valid,syntax_ok,ann@acme.com,,,,,",
+        "Bob,bob@acme.com,,valid,syntax_ok,bob@acme.com,,,,,",
+        "Cy,cy@acme.com,Rome,valid,syntax_ok,cy@acme.com,,,,,",
+    ]
+
+
 def test_csv_writer_flags_joined_in_fixed_order(tmp_path: Path) -> None:
     _, out = run(tmp_path, b"email\ninfo@gmail.com\n")
 
