@@ -462,6 +462,12 @@ def _detect_header_and_column(
         body = rows
     fmt.width = len(fmt.header) if fmt.header else max(map(len, body), default=0)
     fmt.column = _choose_column(fmt.header, body, column, name)
+    if column is not None and fmt.width and fmt.column >= fmt.width:
+        names = f" ({', '.join(fmt.header)})" if fmt.header else ""
+        raise UsageError(
+            f"--column {column}: there is no such column; the input has "
+            f"{fmt.width} column(s){names}"
+        )
 
 
 def _choose_column(

@@ -185,6 +185,31 @@ def test_csv_reader_unknown_column_name_usage_error() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        pytest.param(
+            b"name,email\nAnn,ann@acme.com\n",
+            "--column 3: there is no such column; the input has 2 column(s) "
+            "(name, email)",
+            id="with-header",
+        ),
+        pytest.param(
+            b"Ann,ann@acme.com\nBob,bob@acme.com\n",
+            "--column 3: there is no such column; the input has 2 column(s)",
+            id="without-header",
+        ),
+    ],
+)
+def test_csv_reader_column_number_past_last_usage_error(
+    data: bytes, message: str
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        read_all(data, column="3")
+
+    assert str(caught.value) == message
+
+
 def test_csv_reader_no_address_column_input_error() -> None:
     with pytest.raises(InputError) as caught:
         read_all(b"name,city\nAnn,Oslo\nBob,Rome\n", "people.csv")
