@@ -297,12 +297,16 @@ class ListReader:
     def _raw_lines(self, separator: bytes) -> Iterator[bytes]:
         pending = self._buffer
         self._buffer = b""
+        line_number = 0
         while True:
             *complete, pending = pending.split(separator)
+            line_number += len(complete)
             for line in complete:
                 yield line + separator
             if len(pending) > MAX_RECORD_BYTES:
-                raise InputError(self.name, "has a line longer than 64 MiB")
+                raise InputError(
+                    self.name, "has a line longer than 64 MiB", line_number + 1
+                )
             chunk = self._read(CHUNK_SIZE)
             if not chunk:
                 break

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from emailclean.errors import InputError, UsageError
+from emailclean.io import readers
 from emailclean.io.readers import ListReader, Record, open_input
 
 
@@ -351,6 +352,20 @@ def test_reader_no_extension_txt_with_a_comma_line_stays_txt() -> None:
 
     assert reader.format.kind == "txt"
     assert len(records) == 10
+
+
+def test_reader_line_over_record_limit_input_error_names_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(readers, "MAX_RECORD_BYTES", 1000)
+    monkeypatch.setattr(readers, "CHUNK_SIZE", 256)
+    # Past the sniffed head, so it arrives chunk by chunk with no end in sight.
+    data = b"ann@acme.com\n" * 6000 + b"x" * 5000 + b"\ncy@acme.com\n"
+
+    with pytest.raises(InputError) as caught:
+        read_all(data, "list.txt")
+
+    assert str(caught.value) == "list.txt:6001: has a line longer than 64 MiB"
 
 
 def test_reader_latin1_encoding_decodes_row() -> None:
