@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emailclean.errors import CheckpointError
+from emailclean.errors import CheckpointError, OutputError
 from emailclean.io import faults
 from emailclean.models import DomainOutcome, MailHost, Reason
 
@@ -175,12 +175,19 @@ class JobState:
         """Record progress durably; everything it names must be on disk."""
         body = json.dumps(asdict(progress), sort_keys=True)
         header = json.dumps(asdict(self.header))
-        self._db.execute(
-            "UPDATE progress SET body = ?, checksum = ? WHERE id = 1",
-            (body, _checksum(header, body)),
-        )
-        faults.reach("commit")
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute(
+                "UPDATE progress SET body = ?, checksum = ? WHERE id = 1",
+                (body, _checksum(header, body)),
+            )
+            faults.reach("commit")
+            self._db.execute("COMMIT")
+        except (OSError, sqlite3.Error) as error:
+            # Disk full or an I/O error; the last commit stays valid.
+            reason = error.strerror if isinstance(error, OSError) else error
+            raise OutputError(
+                f"saving the job state to {self.path} failed: {reason}"
+            ) from error
         self._db.execute("BEGIN")
         self.progress = progress
 
@@ -198,12 +205,17 @@ class JobState:
     def _load_header(self) -> JobHeader:
         row = self._db.execute("SELECT body FROM header WHERE id = 1").fetchone()
         if row is None:
-            raise CheckpointError(f"{self.path}: the checkpoint has no header")
+            raise CheckpointError(
+                f"{self.path}: the checkpoint is damaged (no header); start over "
+                "with validate --restart"
+            )
         data = json.loads(row[0])
         if data.get("format_version") != FORMAT_VERSION:
             raise CheckpointError(
                 f"{self.path}: checkpoint format {data.get('format_version')} is "
-                f"not the one this emailclean writes ({FORMAT_VERSION})"
+                f"not the one this emailclean writes ({FORMAT_VERSION}); finish it "
+                "with the emailclean that wrote it or start over with validate "
+                "--restart"
             )
         return JobHeader(**data)
 

@@ -1,0 +1,579 @@
+"""`emailclean resume` and the job lifecycle through the real command (DESIGN §7).
+
+Each test starts from a job that died at its second commit (one batch of
+rows committed, more written after it), then resumes it, or changes what
+the job depends on and expects a refusal: one line, exit code 4.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import shutil
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_cli
+from tests.resume_helpers import (
+    CRASH_EXIT,
+    committed,
+    crash_env,
+    header,
+    resume,
+    rewrite_header,
+    sql,
+    table_rows,
+    validate,
+    write_csv,
+)
+
+ROWS = 1100  # three batches: the second commit is mid-job
+ARGS = ("in.csv", "-o", "out.csv", "--checks", "syntax", "-q")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    folder = tmp_path_factory.mktemp("reference")
+    write_csv(folder / "in.csv", ROWS)
+    assert validate(folder, *ARGS).rc == 0
+    return (folder / "out.csv").read_bytes()
+
+
+def interrupted(folder: Path, *extra: str) -> Path:
+    """A job that died at its second commit; returns its checkpoint."""
+    write_csv(folder / "in.csv", ROWS)
+    result = validate(folder, *ARGS, *extra, env=crash_env("commit", 2))
+    assert result.rc == CRASH_EXIT, result.stderr
+    return folder / "out.csv.ckpt"
+
+
+def refused(folder: Path, checkpoint: Path) -> str:
+    """Resume, expect exit 4 and a single line; returns that line."""
+    result = resume(folder, str(checkpoint))
+    assert result.rc == 4, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr.rstrip("\n")
+
+
+# -- the happy path ---------------------------------------------------------
+
+
+def test_resume_after_crash_finishes_byte_identical(
+    tmp_path: Path, reference: bytes
+) -> None:
+    checkpoint = interrupted(tmp_path)
+    assert committed(checkpoint)["next_row"] == 513
+
+    result = resume(tmp_path, str(checkpoint))
+
+    assert result.rc == 0, result.stderr
+    assert (tmp_path / "out.csv").read_bytes() == reference
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+
+
+def test_resume_summary_counts_every_row_once(tmp_path: Path) -> None:
+    checkpoint = interrupted(tmp_path)
+
+    result = run_cli("resume", str(checkpoint), "--no-progress", cwd=tmp_path)
+
+    assert result.rc == 0
+    assert f"{ROWS:,} rows in, " in " ".join(result.stderr.split())
+
+
+def test_resume_checkpoint_file_mode_0600(tmp_path: Path) -> None:
+    checkpoint = interrupted(tmp_path)
+
+    assert stat.S_IMODE(checkpoint.stat().st_mode) == 0o600
+
+
+def test_resume_from_another_folder_uses_absolute_paths(
+    tmp_path: Path, reference: bytes
+) -> None:
+    (tmp_path / "job").mkdir()
+    checkpoint = interrupted(tmp_path / "job")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    result = resume(elsewhere, str(checkpoint))
+
+    assert result.rc == 0, result.stderr
+    assert (tmp_path / "job" / "out.csv").read_bytes() == reference
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_resume_result_option_is_usage_error(tmp_path: Path) -> None:
+    checkpoint = interrupted(tmp_path)
+
+    result = run_cli("resume", str(checkpoint), "--keep", "valid", cwd=tmp_path)
+
+    assert result.rc == 2
+    assert "No such option: --keep" in result.stderr
+    assert committed(checkpoint)["next_row"] == 513
+
+
+# -- the input changed ------------------------------------------------------
+
+
+def append_row(path: Path) -> None:
+    with path.open("ab") as stream:
+        stream.write(b"9999,late@acme-corp.io,added later\n")
+
+
+def cut_last_row(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: data.rstrip(b"\n").rfind(b"\n") + 1])
+
+
+def edit_same_size(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    at = data.index(b"@", len(data) - 200)
+    data[at - 1 : at] = b"Q"
+    path.write_bytes(bytes(data))
+
+
+def edit_committed_part(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    at = data.index(b"@", 100)
+    data[at - 1 : at] = b"Q"
+    path.write_bytes(bytes(data))
+
+
+def replace_with_other_list(path: Path) -> None:
+    path.unlink()
+    write_csv(path, ROWS, seed=99)
+
+
+INPUT_CHANGES: dict[str, Callable[[Path], None]] = {
+    "appended": append_row,
+    "truncated": cut_last_row,
+    "same-size-edit-after-commit": edit_same_size,
+    "same-size-edit-before-commit": edit_committed_part,
+    "replaced": replace_with_other_list,
+}
+
+
+@pytest.mark.parametrize("change", INPUT_CHANGES.values(), ids=INPUT_CHANGES.keys())
+def test_resume_input_changed_refused(
+    tmp_path: Path, change: Callable[[Path], None]
+) -> None:
+    checkpoint = interrupted(tmp_path)
+    size = (tmp_path / "in.csv").stat().st_size
+    change(tmp_path / "in.csv")
+    if change is edit_same_size or change is edit_committed_part:
+        assert (tmp_path / "in.csv").stat().st_size == size
+
+    line = refused(tmp_path, checkpoint)
+
+    assert line == (
+        "emailclean: in.csv changed since the job started (size or content "
+        "differ); start over with --restart"
+    )
+    assert (tmp_path / "out.csv.partial").exists()
+
+
+def test_resume_input_gone_refused(tmp_path: Path) -> None:
+    checkpoint = interrupted(tmp_path)
+    (tmp_path / "in.csv").unlink()
+
+    line = refused(tmp_path, checkpoint)
+
+    assert line == (
+        f"emailclean: in.csv ({tmp_path / 'in.csv'}) is gone; the job cannot resume"
+    )
+
+
+def test_resume_input_replaced_by_identical_copy_resumes(
+    tmp_path: Path, reference: bytes
+) -> None:
+    checkpoint = interrupted(tmp_path)
+    shutil.copy(tmp_path / "in.csv", tmp_path / "copy.csv")
+    os.replace(tmp_path / "copy.csv", tmp_path / "in.csv")
+
+    result = resume(tmp_path, str(checkpoint))
+
+    assert result.rc == 0
+    assert (tmp_path / "out.csv").read_bytes() == reference
+
+
+# -- the checkpoint itself --------------------------------------------------
+
+
+def test_resume_other_emailclean_version_refused(tmp_path: Path) -> None:
+    checkpoint = interrupted(tmp_path)
+    rewrite_header(checkpoint, emailclean_version="0.0.1")
+
+    line = refused(tmp_path, checkpoint)
+
+    version = header_version()
+    assert line == (
+        f"emailclean: {checkpoint} was written by emailclean 0.0.1, this is "
+        f"{version}; finish it with that version or start over with --restart"
+    )
+
+
+def header_version() -> str:
+    from emailclean import __version__
+
+    return __version__
+
+
+def test_resume_other_lists_version_refused(tmp_path: Path) -> None:
+    checkpoint = interrupted(tmp_path)
+    now = header(checkpoint)["lists_version"]
+    rewrite_header(checkpoint, lists_version="disposable-email-domains 0.0.1")
+
+    line = refused(tmp_path, checkpoint)
+
+    assert line == (
+        f"emailclean: {checkpoint}: the list data changed since the job started "
+        f"(disposable-email-domains 0.0.1 then, {now} now); start over with "
+        "--restart"
+    )
+
+
+def test_resume_unknown_format_version_refused(tmp_path: Path) -> None:
+    checkpoint = interrupted(tmp_path)
+    rewrite_header(checkpoint, format_version=2)
+
+    line = refused(tmp_path, checkpoint)
+
+    assert line == (
+        f"emailclean: {checkpoint}: checkpoint format 2 is not the one this "
+        "emailclean writes (1); finish it with the emailclean that wrote it or "
+        "start over with validate --restart"
+    )
+
+
+def garbage(path: Path) -> None:
+    path.write_bytes(os.urandom(8192))
+
+
+def cut_in_half(path: Path) -> None:
+    with path.open("r+b") as stream:
+        stream.truncate(path.stat().st_size // 2)
+
+
+def empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def tamper_progress(path: Path) -> None:
+    body = committed(path)
+    body["next_row"] = 2
+    sql(path, "UPDATE progress SET body = ?", (json.dumps(body, sort_keys=True),))
+
+
+def drop_header(path: Path) -> None:
+    sql(path, "DELETE FROM header")
+
+
+def text_file(path: Path) -> None:
+    path.write_text("name,email\nann,ann@acme-corp.io\n")
+
+
+DAMAGE: dict[str, Callable[[Path], None]] = {
+    "garbage": garbage,
+    "cut-in-half": cut_in_half,
+    "empty-file": empty,
+    "progress-tampered": tamper_progress,
+    "header-missing": drop_header,
+    "a-csv-file": text_file,
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
+def test_resume_damaged_checkpoint_refused(
+    tmp_path: Path, damage: Callable[[Path], None]
+) -> None:
+    checkpoint = interrupted(tmp_path)
+    damage(checkpoint)
+
+    line = refused(tmp_path, checkpoint)
+
+    assert line.startswith(f"emailclean: {checkpoint}: ")
+    assert line.endswith("start over with validate --restart")
+
+
+def test_resume_missing_checkpoint_refused(tmp_path: Path) -> None:
+    line = refused(tmp_path, tmp_path / "nope.ckpt")
+
+    assert line == f"emailclean: {tmp_path / 'nope.ckpt'}: no such checkpoint"
+
+
+def test_resume_locked_checkpoint_refused(tmp_path: Path) -> None:
+    checkpoint = interrupted(tmp_path)
+    holder = os.open(checkpoint, os.O_RDWR)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        line = refused(tmp_path, checkpoint)
+        restart = validate(tmp_path, *ARGS, "--restart")
+    finally:
+        os.close(holder)
+
+    assert line == (
+        f"emailclean: {checkpoint}: another emailclean process is working on this job"
+    )
+    assert restart.rc == 4
+    assert restart.stderr.rstrip("\n") == line
+    assert committed(checkpoint)["next_row"] == 513
+
+
+# -- the partial output -----------------------------------------------------
+
+
+def replace_partial(path: Path) -> None:
+    shutil.copy(path, path.with_name("copy"))
+    os.replace(path.with_name("copy"), path)
+
+
+def cut_partial(path: Path) -> None:
+    with path.open("r+b") as stream:
+        stream.truncate(100)
+
+
+@pytest.mark.parametrize(
+    "change", [replace_partial, cut_partial], ids=["replaced-same-bytes", "cut-short"]
+)
+def test_resume_partial_output_not_ours_refused(
+    tmp_path: Path, change: Callable[[Path], None]
+) -> None:
+    checkpoint = interrupted(tmp_path)
+    change(tmp_path / "out.csv.partial")
+
+    line = refused(tmp_path, checkpoint)
+
+    assert line == (
+        f"emailclean: {tmp_path / 'out.csv.partial'} is not the file this job was "
+        "writing (it was replaced or cut short); start over with validate --restart"
+    )
+
+
+def test_resume_partial_output_gone_refused(tmp_path: Path) -> None:
+    checkpoint = interrupted(tmp_path)
+    (tmp_path / "out.csv.partial").unlink()
+
+    line = refused(tmp_path, checkpoint)
+
+    assert line == (
+        f"emailclean: {tmp_path / 'out.csv.partial'} is gone; the job cannot "
+        "resume (start over with validate --restart)"
+    )
+
+
+# -- validate over a checkpoint ---------------------------------------------
+
+
+def test_validate_over_checkpoint_names_resume_and_restart(tmp_path: Path) -> None:
+    checkpoint = interrupted(tmp_path)
+
+    result = validate(tmp_path, *ARGS)
+
+    assert result.rc == 4
+    assert result.stderr == (
+        f"emailclean: {checkpoint} exists: an earlier run of this job was "
+        f"interrupted. Finish it with: emailclean resume {checkpoint} (or start "
+        "over with --restart)\n"
+    )
+    assert committed(checkpoint)["next_row"] == 513
+
+
+def test_validate_restart_starts_over(tmp_path: Path, reference: bytes) -> None:
+    checkpoint = interrupted(tmp_path)
+
+    result = validate(tmp_path, *ARGS, "--restart")
+
+    assert result.rc == 0, result.stderr
+    assert (tmp_path / "out.csv").read_bytes() == reference
+    assert not checkpoint.exists()
+    assert not (tmp_path / "out.csv.partial").exists()
+
+
+def test_validate_restart_over_damaged_checkpoint_starts_over(
+    tmp_path: Path, reference: bytes
+) -> None:
+    checkpoint = interrupted(tmp_path)
+    garbage(checkpoint)
+
+    result = validate(tmp_path, *ARGS, "--restart")
+
+    assert result.rc == 0, result.stderr
+    assert (tmp_path / "out.csv").read_bytes() == reference
+
+
+def test_resume_complete_checkpoint_is_noop(tmp_path: Path, reference: bytes) -> None:
+    write_csv(tmp_path / "in.csv", ROWS)
+    died = validate(tmp_path, *ARGS, env=crash_env("rename", 1))
+    assert died.rc == CRASH_EXIT
+    checkpoint = tmp_path / "out.csv.ckpt"
+    assert committed(checkpoint)["complete"] is True
+    (tmp_path / "in.csv").unlink()  # a finished job needs its input no more
+
+    result = run_cli("resume", str(checkpoint), "--no-progress", cwd=tmp_path)
+
+    assert result.rc == 0, result.stderr
+    assert result.stderr.startswith(
+        f"emailclean: {checkpoint}: the job was already complete; nothing to do\n"
+    )
+    assert (tmp_path / "out.csv").read_bytes() == reference
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+# -- --dedupe memory ----------------------------------------------------------
+
+
+def test_dedupe_memory_lives_in_job_state(tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", ROWS)
+    reference = validate(
+        tmp_path,
+        "in.csv",
+        "--checks",
+        "syntax",
+        "--dedupe",
+        "--format",
+        "jsonl",
+        "--keep",
+        "valid,risky,invalid,unknown",
+    )
+    checkpoint = interrupted(tmp_path, "--dedupe")
+    next_row = committed(checkpoint)["next_row"]
+
+    seen = {
+        str(row["normalized"]).casefold()
+        for row in reference.jsonl()
+        if row["normalized"] is not None and int(str(row["row"])) < next_row
+    }
+    assert table_rows(checkpoint, "seen") == len(seen) > 100
+
+
+# -- stdin and stdout --------------------------------------------------------
+
+
+def test_resume_stdin_job_spools_and_resumes(tmp_path: Path) -> None:
+    data = write_csv(tmp_path / "list", ROWS).read_bytes()
+    spool = tmp_path / "job.ckpt.spool"
+    args = (
+        "validate",
+        "-",
+        "-o",
+        "out.csv",
+        "--checks",
+        "syntax",
+        "--checkpoint",
+        "job.ckpt",
+        "--no-progress",
+    )
+
+    reference = run_cli(
+        *args[:3], "ref.csv", *args[4:6], "--no-checkpoint", stdin=data, cwd=tmp_path
+    )
+    died = run_cli(*args, stdin=data, cwd=tmp_path, env=crash_env("commit", 2))
+    spool_mode = stat.S_IMODE(spool.stat().st_mode)
+    resumed = run_cli("resume", "job.ckpt", "-q", cwd=tmp_path)
+
+    assert reference.rc == 0
+    assert died.rc == CRASH_EXIT
+    assert died.stderr.startswith(
+        f"emailclean: reading stdin into {spool} so the job can resume\n"
+    )
+    assert spool_mode == 0o600
+    assert resumed.rc == 0, resumed.stderr
+    assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["list", "out.csv", "ref.csv"]
+
+
+def test_validate_checkpoint_with_stdout_usage_error(tmp_path: Path) -> None:
+    write_csv(tmp_path / "in.csv", 10)
+
+    result = validate(tmp_path, "in.csv", "-o", "-", "--checkpoint", "job.ckpt")
+
+    assert result.rc == 2
+    assert result.stderr == (
+        "emailclean: --checkpoint needs -o FILE: a job writing to stdout keeps no "
+        "checkpoint\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+@pytest.mark.parametrize(
+    "args, stdin",
+    [
+        (("in.csv", "--format", "jsonl"), False),
+        (("-", "-o", "out.csv"), True),
+    ],
+    ids=["stdout-output", "stdin-without-checkpoint"],
+)
+def test_validate_without_checkpoint_leaves_no_state(
+    tmp_path: Path, args: tuple[str, ...], stdin: bool
+) -> None:
+    data = write_csv(tmp_path / "in.csv", ROWS).read_bytes()
+
+    result = run_cli(
+        "validate",
+        *args,
+        "--checks",
+        "syntax",
+        cwd=tmp_path,
+        stdin=data if stdin else None,
+        env=crash_env("write", 2),
+    )
+
+    assert result.rc == CRASH_EXIT
+    assert not [p for p in tmp_path.rglob("*") if ".ckpt" in p.name]
+
+
+# -- disk full and I/O errors -------------------------------------------------
+
+FAULTS = {
+    "write-enospc": (
+        "write:2:ENOSPC",
+        "writing the output failed: No space left on device",
+    ),
+    "write-eio": ("write:3:EIO", "writing the output failed: Input/output error"),
+    "fsync-eio": ("fsync:2:EIO", "writing the output failed: Input/output error"),
+    "commit-enospc": (
+        "commit:2:ENOSPC",
+        "saving the job state to {folder}/out.csv.ckpt failed: No space left on device",
+    ),
+    "rename-eio": ("rename:1:EIO", "moving the output into place failed: "),
+}
+
+
+@pytest.mark.parametrize("fault, message", FAULTS.values(), ids=FAULTS.keys())
+def test_validate_io_fault_one_line_then_resume_byte_identical(
+    tmp_path: Path, reference: bytes, fault: str, message: str
+) -> None:
+    write_csv(tmp_path / "in.csv", ROWS)
+    env = {"EMAILCLEAN_COMMIT_INTERVAL": "0", "EMAILCLEAN_TEST_FAIL": fault}
+
+    failed = validate(tmp_path, *ARGS, env=env)
+    resumed = resume(tmp_path, "out.csv.ckpt")
+
+    assert failed.rc == 1
+    assert failed.stderr.startswith("emailclean: " + message.format(folder=tmp_path))
+    assert failed.stderr.count("\n") == 1, failed.stderr
+    assert resumed.rc == 0, resumed.stderr
+    assert (tmp_path / "out.csv").read_bytes() == reference
+
+
+def test_resume_truncate_fault_one_line_then_resume(
+    tmp_path: Path, reference: bytes
+) -> None:
+    checkpoint = interrupted(tmp_path)
+    env = {"EMAILCLEAN_TEST_FAIL": f"truncate:1:{errno.errorcode[errno.EIO]}"}
+
+    failed = resume(tmp_path, str(checkpoint), env=env)
+    resumed = resume(tmp_path, str(checkpoint))
+
+    assert failed.rc == 1
+    assert failed.stderr == (
+        f"emailclean: {tmp_path / 'out.csv.partial'}: cannot be opened "
+        "(Input/output error)\n"
+    )
+    assert resumed.rc == 0
+    assert (tmp_path / "out.csv").read_bytes() == reference
