@@ -63,6 +63,7 @@ class ProbeRequest:
     greylist_delay: float = 0.0
     rate_limit_strikes: int = 0
     drops: int = 0
+    catch_all_probe: bool = False  # a random local part, asked for its domain
 
     @property
     def host(self) -> HostQueue:

@@ -265,6 +265,7 @@ class MailboxProber:
         return take_batch(host, budget, lambda d: not self._catch_all.is_known(d))
 
     def finish(self, request: ProbeRequest, outcome: MailboxOutcome) -> None:
+        self._live.discard(request)
         if not request.future.done():
             request.future.set_result(outcome)
 
@@ -532,6 +533,8 @@ class MailboxProber:
         classification: Classification,
     ) -> None:
         """Greylisting (RFC 6647 §2.1): ask again later, on a timer."""
+        if request.catch_all_probe:
+            self._live.add(request)  # so that aclose answers it too
         loop = asyncio.get_running_loop()
         now = loop.time()
         if request.greylist_started is None:

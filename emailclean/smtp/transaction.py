@@ -15,10 +15,16 @@ requests the transaction had not settled.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 from emailclean.models import MailboxOutcome, Reason
-from emailclean.smtp.catch_all import CatchAllCache, catch_all_value, random_local_part
+from emailclean.smtp.catch_all import (
+    CatchAllCache,
+    catch_all_value,
+    outcome_catch_all_value,
+    random_local_part,
+)
 from emailclean.smtp.client import ServerAnswer, SmtpSession
 from emailclean.smtp.hosts import HostQueue, ProbeRequest, Transaction
 from emailclean.smtp.outcomes import accepted_outcome, reply_outcome, simple_outcome
@@ -137,7 +143,10 @@ class TransactionRunner:
             request = transaction.unsettled[0]
             answer = await session.rcpt(request.recipient)
             transaction.sent += 1
-            self._stats.recipients_sent += 1
+            if request.catch_all_probe:
+                self._stats.catch_all_probes += 1
+            else:
+                self._stats.recipients_sent += 1
             classification = classify_reply(answer.reply, Stage.RCPT, answer.text)
             if (
                 classification.action is Action.NEW_TRANSACTION
@@ -170,7 +179,9 @@ class TransactionRunner:
         answer: ServerAnswer,
         classification: Classification,
     ) -> None:
-        if answer.accepted:
+        if answer.accepted and request.catch_all_probe:
+            self._queue.finish(request, accepted_outcome(host.name, "", answer, None))
+        elif answer.accepted:
             transaction.accepted.append((request, answer))
         elif classification.action is Action.RETRY_LATER:
             self._queue.retry_later(request, answer, classification)
@@ -182,36 +193,113 @@ class TransactionRunner:
     async def _settle_accepted(
         self, host: HostQueue, session: SmtpSession, transaction: Transaction
     ) -> None:
-        """Give accepted requests their verdict once the domain's catch-all is known."""
+        """Give accepted requests their verdict once their domain's catch-all is known.
+
+        Requests of a domain whose probe is in flight are parked on it; the
+        first domain without a probe gets one now, in this session.
+        """
         while transaction.accepted:
             domain = transaction.accepted[0][0].domain
+            group = [pair for pair in transaction.accepted if pair[0].domain == domain]
+            transaction.accepted = [p for p in transaction.accepted if p not in group]
+            if self._catch_all.is_known(domain):
+                self._finish_accepted(host, group, self._catch_all.value(domain))
+                continue
 
-            async def probe(domain: str = domain) -> bool | None:
-                return await self._probe_catch_all(domain, session, transaction)
+            flight = self._catch_all.flight(domain)
+            probe_now = flight is None
+            flight = flight or self._catch_all.begin(domain)
+            self._park(host, group, flight)
+            if probe_now:
+                await self._probe_catch_all(session, transaction, group[0][0])
 
-            catch_all = await self._catch_all.answer(domain, probe)
-            settled = [
-                pair for pair in transaction.accepted if pair[0].domain == domain
-            ]
-            for request, answer in settled:
-                transaction.accepted.remove((request, answer))
-                outcome = accepted_outcome(host.name, domain, answer, catch_all)
-                self._queue.finish(request, outcome)
+    def _park(
+        self,
+        host: HostQueue,
+        group: list[tuple[ProbeRequest, ServerAnswer]],
+        flight: asyncio.Future[bool | None],
+    ) -> None:
+        """Finish `group` when the domain's catch-all flight lands."""
+
+        def land(done: asyncio.Future[bool | None]) -> None:
+            self._finish_accepted(host, group, done.result())
+
+        flight.add_done_callback(land)
+
+    def _finish_accepted(
+        self,
+        host: HostQueue,
+        group: list[tuple[ProbeRequest, ServerAnswer]],
+        catch_all: bool | None,
+    ) -> None:
+        for request, answer in group:
+            outcome = accepted_outcome(host.name, request.domain, answer, catch_all)
+            self._queue.finish(request, outcome)
 
     # -- catch-all ----------------------------------------------------------
 
     async def _probe_catch_all(
-        self, domain: str, session: SmtpSession, transaction: Transaction
-    ) -> bool | None:
-        """Ask about a never-issued local part in a transaction of its own."""
-        local = random_local_part()
+        self, session: SmtpSession, transaction: Transaction, model: ProbeRequest
+    ) -> None:
+        """Ask about a never-issued local part in a transaction of its own.
+
+        A greylisted answer sends the probe through the retry queue, as a
+        request of its own; the domain's flight ends when that one does.
+        """
+        domain = model.domain
+        address = f"{random_local_part()}@{domain}"
+        try:
+            answer = await self._ask_random(session, transaction, address)
+        except BaseException:
+            self._catch_all.settle(domain, None, keep=False)
+            raise
+        if answer is None:
+            self._catch_all.settle(domain, None)
+            return
+
+        classification = classify_reply(answer.reply, Stage.RCPT, answer.text)
+        if classification.action is Action.RETRY_LATER:
+            self._retry_probe(model, address, answer, classification)
+            return
+        self._catch_all.settle(domain, catch_all_value(answer))
+
+    async def _ask_random(
+        self, session: SmtpSession, transaction: Transaction, address: str
+    ) -> ServerAnswer | None:
+        """MAIL, RCPT a random local part, RSET; None if MAIL was refused."""
         mail = await session.mail()
         if not mail.accepted:
             await session.reset()
             return None
 
-        answer = await session.rcpt(f"{local}@{domain}")
+        answer = await session.rcpt(address)
         transaction.sent += 1
         self._stats.catch_all_probes += 1
         await session.reset()
-        return catch_all_value(answer)
+        return answer
+
+    def _retry_probe(
+        self,
+        model: ProbeRequest,
+        address: str,
+        answer: ServerAnswer,
+        classification: Classification,
+    ) -> None:
+        """Greylisting keys on the address: the retry asks the same one."""
+        future: asyncio.Future[MailboxOutcome]
+        future = asyncio.get_running_loop().create_future()
+        probe = ProbeRequest(
+            address,
+            model.domain,
+            smtputf8=False,
+            hosts=model.hosts,
+            future=future,
+            host_index=model.host_index,
+            catch_all_probe=True,
+        )
+
+        def settle(done: asyncio.Future[MailboxOutcome]) -> None:
+            self._catch_all.settle(model.domain, outcome_catch_all_value(done.result()))
+
+        future.add_done_callback(settle)
+        self._queue.retry_later(probe, answer, classification)

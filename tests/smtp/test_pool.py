@@ -12,6 +12,7 @@ import pytest
 
 from emailclean.errors import UsageError
 from emailclean.models import MailboxOutcome, MailHost, Reason, SmtpReply
+from emailclean.smtp.catch_all import outcome_catch_all_value
 from emailclean.smtp.pool import MailboxProber, SmtpSettings
 from tests.world.smtp_fixtures import StartSmtpServers
 from tests.world.smtp_servers import (
@@ -768,13 +769,19 @@ def test_prober_cancelled_probe_is_not_asked(smtp_servers: StartSmtpServers) -> 
         pytest.param({"recipients_per_session": 0}, id="recipients-zero"),
         pytest.param({"timeout": 0.0}, id="timeout-zero"),
         pytest.param({"port": 0}, id="port-zero"),
+        pytest.param({"helo": "bad name"}, id="helo-with-space"),
+        pytest.param({"helo": ""}, id="helo-empty"),
+        pytest.param({"helo": "a\r\nMAIL"}, id="helo-crlf"),
+        pytest.param({"mail_from": "a@b.net\r\nDATA"}, id="mail-from-crlf"),
+        pytest.param({"mail_from": "<a@b.net>"}, id="mail-from-brackets"),
     ],
 )
 def test_settings_impossible_values_are_usage_errors(
     overrides: dict[str, object],
 ) -> None:
+    arguments: dict[str, object] = {"helo": HELO, **overrides}
     with pytest.raises(UsageError):
-        SmtpSettings(helo=HELO, **overrides)  # type: ignore[arg-type]
+        SmtpSettings(**arguments)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -825,3 +832,40 @@ def test_prober_broken_tls_is_retried_in_clear_and_remembered(
     with_tls = [c for c in world["mx"].record.connections if "STARTTLS" in c.verbs]
     assert len(with_tls) == 1
     assert world["mx"].record.connections_total >= 3
+
+
+def test_prober_greylisted_catch_all_probe_is_retried_and_decides(
+    smtp_servers: StartSmtpServers,
+) -> None:
+    world = smtp_servers({"mx": greylisting(1, "carol")})
+    hosts = hosts_of(world["mx"])
+
+    outcomes, prober = run_probes(
+        settings_for(world), [("carol@grey-world.net", hosts)]
+    )
+
+    assert (outcomes[0].reason, outcomes[0].catch_all) == (
+        Reason.MAILBOX_EXISTS,
+        False,
+    )
+    assert prober.stats.catch_all_probes == 2  # greylisted once, then refused
+    assert prober.known_catch_all() == [("grey-world.net", False)]
+
+
+@pytest.mark.parametrize(
+    ("reason", "value"),
+    [
+        pytest.param(Reason.MAILBOX_EXISTS, True, id="accepted"),
+        pytest.param(Reason.MAILBOX_NOT_FOUND, False, id="refused"),
+        pytest.param(Reason.MAILBOX_DISABLED, False, id="disabled"),
+        pytest.param(Reason.GREYLISTED, None, id="greylisted-past-budget"),
+        pytest.param(Reason.BLOCKED, None, id="blocked"),
+        pytest.param(Reason.SMTP_TIMEOUT, None, id="timeout"),
+    ],
+)
+def test_outcome_catch_all_value_reads_retried_probe(
+    reason: Reason, value: bool | None
+) -> None:
+    outcome = MailboxOutcome(reason=reason, message="")
+
+    assert outcome_catch_all_value(outcome) is value
