@@ -540,7 +540,10 @@ FAULTS = {
         "commit:2:ENOSPC",
         "saving the job state to {folder}/out.csv.ckpt failed: No space left on device",
     ),
-    "rename-eio": ("rename:1:EIO", "moving the output into place failed: "),
+    "rename-eio": (
+        "rename:1:EIO",
+        "{folder}/out.csv.partial: cannot be renamed to out.csv (Input/output error)",
+    ),
 }
 
 

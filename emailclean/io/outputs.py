@@ -163,8 +163,13 @@ def publish(path: Path) -> None:
     """Rename a finished partial file to its final name (idempotent)."""
     partial = partial_path(path)
     if partial.exists():
-        faults.reach("rename")
-        os.replace(partial, path)
+        try:
+            faults.reach("rename")
+            os.replace(partial, path)
+        except OSError as error:
+            raise OutputError(
+                f"{partial}: cannot be renamed to {path.name} ({error.strerror})"
+            ) from error
 
 
 def _inode(output: OutputFile) -> int:
@@ -193,7 +198,13 @@ def _open_stream(path: Path | None, done: OutputProgress | None) -> BinaryIO:
 
 def _reopen(partial: Path, done: OutputProgress) -> BinaryIO:
     """Open a partial output to continue it, cut back to its committed size."""
-    stream: BinaryIO = open(partial, "r+b")  # noqa: SIM115
+    try:
+        stream: BinaryIO = open(partial, "r+b")  # noqa: SIM115
+    except FileNotFoundError:
+        raise CheckpointError(
+            f"{partial} is gone; the job cannot resume (start over with "
+            "validate --restart)"
+        ) from None
     facts = os.fstat(stream.fileno())
     if facts.st_ino != done.inode or facts.st_size < done.offset:
         stream.close()
