@@ -200,6 +200,12 @@ class MailboxProber:
         return hosts
 
     def _host(self, mail_host: MailHost) -> HostQueue | None:
+        """The queue for an MX host name, made on first sight.
+
+        Limits are per host name (DESIGN.md §6), and the addresses are the
+        ones the name had when first seen in this job: a later domain whose
+        DNS answer gives the same name other addresses still uses those.
+        """
         name = mail_host.name.lower().rstrip(".")
         if name in self._hosts:
             return self._hosts[name]

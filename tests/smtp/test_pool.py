@@ -869,3 +869,20 @@ def test_outcome_catch_all_value_reads_retried_probe(
     outcome = MailboxOutcome(reason=reason, message="")
 
     assert outcome_catch_all_value(outcome) is value
+
+
+def test_prober_stats_count_what_was_sent(smtp_servers: StartSmtpServers) -> None:
+    world = smtp_servers({"mx": mailbox("alice")})
+    hosts = hosts_of(world["mx"])
+    probes = [(f"u{i}@acme-world.net", hosts) for i in range(25)]
+    probes.append(("alice@acme-world.net", hosts))
+
+    _, prober = run_probes(settings_for(world, per_host=2), probes)
+
+    record = world["mx"].record
+    stats = prober.stats
+    assert stats.recipients_sent + stats.catch_all_probes == len(record.recipients)
+    assert stats.recipients_sent == 26
+    assert stats.catch_all_probes == 1
+    assert stats.sessions == stats.connections_opened == record.connections_total
+    assert 1 <= stats.max_concurrent_per_host <= 2
