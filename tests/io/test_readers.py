@@ -114,6 +114,14 @@ def test_csv_reader_delimiter_sniffed(delimiter: str) -> None:
     assert records[0].fields == ["Ann", "ann@acme.com", "Oslo"]
 
 
+def test_csv_reader_utf8_bom_not_part_of_header_name() -> None:
+    reader, records = read_all(b"\xef\xbb\xbfEmail,name\r\nann@acme.com,Ann\r\n")
+
+    assert reader.format.header == ["Email", "name"]
+    assert reader.format.column == 0
+    assert cells(records) == ["ann@acme.com"]
+
+
 def test_csv_reader_no_header_first_row_is_data() -> None:
     reader, records = read_all(b"Ann,ann@acme.com\nBob,bob@acme.com\n")
 

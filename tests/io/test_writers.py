@@ -249,6 +249,12 @@ def test_jsonl_writer_record_has_exactly_design_keys(tmp_path: Path) -> None:
     }
 
 
+def test_jsonl_writer_no_header_fields_named_by_position(tmp_path: Path) -> None:
+    _, out = run(tmp_path, b"Ann,ann@acme.com\n", output="out.jsonl")
+
+    assert json.loads(out)["fields"] == {"1": "Ann", "2": "ann@acme.com"}
+
+
 def test_jsonl_writer_row_counts_data_rows_only(tmp_path: Path) -> None:
     data = b"email\na@acme.com\n\nb@acme.com\nnot-an-address\n"
 
