@@ -261,7 +261,11 @@ def _report(console: Console, summary: JobSummary, destination: str, quiet: bool
 def _notifier(console: Console, quiet: bool) -> Callable[[str], None]:
     def notify(message: str) -> None:
         if not quiet:
-            console.print(f"emailclean: {message}")
+            # One unwrapped line, taken literally: it often holds a path the
+            # user will copy (`[` in a path is not Rich markup).
+            console.print(
+                f"emailclean: {message}", soft_wrap=True, markup=False, highlight=False
+            )
 
     return notify
 

@@ -455,6 +455,9 @@ def test_dedupe_memory_lives_in_job_state(tmp_path: Path) -> None:
 
 
 def test_resume_stdin_job_spools_and_resumes(tmp_path: Path) -> None:
+    # A long folder name with brackets: the notice is one literal line.
+    tmp_path = tmp_path / ("stdin [job] " + "x" * 60)
+    tmp_path.mkdir()
     data = write_csv(tmp_path / "list", ROWS).read_bytes()
     spool = tmp_path / "job.ckpt.spool"
     args = (
