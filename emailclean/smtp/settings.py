@@ -70,6 +70,24 @@ class SmtpSettings:
             raise UsageError(f"SMTP timeout must be positive, not {self.timeout}")
         if not 0 < self.port < 65536:
             raise UsageError(f"SMTP port must be 1-65535, not {self.port}")
+        self._check_identity()
+
+    def _check_identity(self) -> None:
+        """RFC 5321 §4.1.1.1, §4.1.2: no spaces or controls in HELO or MAIL."""
+        helo_ok = (
+            self.helo.isascii() and self.helo.isprintable() and " " not in self.helo
+        )
+        if not self.helo or not helo_ok:
+            raise UsageError(
+                f"--helo {self.helo!r} is not a host name: use a domain name "
+                "without spaces, e.g. mail.example.org"
+            )
+        sender = self.mail_from or ""
+        if not sender.isprintable() or any(c in sender for c in " <>"):
+            raise UsageError(
+                f"--mail-from {sender!r} is not a plain address: give it "
+                "without spaces or angle brackets, e.g. verify@example.org"
+            )
 
     @property
     def reverse_path(self) -> str:
