@@ -116,20 +116,22 @@ def _maybe_gunzip(stream: BinaryIO, path: str) -> BinaryIO:
     if head == b"\x1f\x8b" or path.endswith(".gz"):
         if path == "-":
             return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
-        return _FileGzip(fileobj=stream, mode="rb")  # type: ignore[return-value]
+        return _FileGzip(stream)  # type: ignore[return-value]
     return stream
 
 
 class _FileGzip(gzip.GzipFile):
     """A GzipFile that also closes the file it reads (GzipFile leaves it open)."""
 
+    def __init__(self, source: BinaryIO) -> None:
+        super().__init__(fileobj=source, mode="rb")
+        self._source = source
+
     def close(self) -> None:
-        source = self.fileobj
         try:
             super().close()
         finally:
-            if source is not None:
-                source.close()
+            self._source.close()
 
 
 class ListReader:
