@@ -40,22 +40,12 @@ def run_cli(
     timeout: float = 60,
 ) -> CliResult:
     """Run `emailclean ARGS...` and wait for it; stdin is empty unless given."""
-    child_env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("EMAILCLEAN_") and key not in ("COLUMNS", "LINES")
-    }
-    child_env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
-    )
-    child_env["NO_COLOR"] = "1"
-    child_env.update(env or {})
     completed = subprocess.run(
-        [sys.executable, "-m", "emailclean", *args],
+        cli_command(*args),
         input=stdin if stdin is not None else b"",
         capture_output=True,
         cwd=cwd,
-        env=child_env,
+        env=cli_env(env),
         timeout=timeout,
         check=False,
     )
@@ -64,3 +54,23 @@ def run_cli(
         completed.stdout,
         completed.stderr.decode("utf-8", "replace"),
     )
+
+
+def cli_command(*args: str) -> list[str]:
+    """The command line that runs this checkout's `emailclean ARGS...`."""
+    return [sys.executable, "-m", "emailclean", *args]
+
+
+def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child: ours without EMAILCLEAN_* or a terminal size."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("EMAILCLEAN_") and key not in ("COLUMNS", "LINES")
+    }
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
+    )
+    env["NO_COLOR"] = "1"
+    env.update(extra or {})
+    return env

@@ -6,10 +6,9 @@ import gzip
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers import REPO_ROOT, run_cli
+from tests.helpers import cli_command, cli_env, run_cli
 
 CONTACTS = (
     b"name,email\n"
@@ -240,21 +239,12 @@ def test_validate_pipe_closed_early_quiet_exit_141(tmp_path: Path) -> None:
         b"name,email\n"
         + b"".join(b"n%d,user%d@acme.com\n" % (n, n) for n in range(60_000))
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "NO_COLOR": "1"}
     with open(tmp_path / "stderr", "wb") as stderr:
         child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "emailclean",
-                "validate",
-                str(big),
-                "--checks",
-                "syntax",
-            ],
+            cli_command("validate", str(big), "--checks", "syntax"),
             stdout=subprocess.PIPE,
             stderr=stderr,
-            env=env,
+            env=cli_env(),
         )
         assert child.stdout is not None
         first = child.stdout.readline()
