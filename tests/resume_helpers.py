@@ -68,7 +68,7 @@ def address(rng: random.Random, row: int) -> str:
         return rng.choice(("not-an-address", "a@@b.com", "x@foo..bar", ""))
     if roll < 0.15:
         return f"user{row % 37}@example.com"
-    local = f"{rng.choice(LOCALS)}{row % 97}"
+    local = f"{rng.choice(LOCALS)}{row % 9973}"
     return f"{local}@{rng.choice(DOMAINS)}"
 
 

@@ -21,6 +21,7 @@ recomputed, and their dedupe entries roll back with the transaction.
 from __future__ import annotations
 
 import fcntl
+import glob
 import hashlib
 import json
 import os
@@ -35,6 +36,7 @@ from emailclean.io import faults
 from emailclean.models import DomainOutcome, MailHost, Reason
 
 FORMAT_VERSION = 1
+_DRAFT = ".new-"  # CKPT.new-PID: a checkpoint being created
 _SCHEMA = """
 CREATE TABLE header (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
 CREATE TABLE progress (
@@ -103,18 +105,21 @@ class JobState:
 
     @classmethod
     def create(cls, path: Path, header: JobHeader) -> JobState:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        """A new checkpoint. It is written under a draft name and linked into
+        place whole, so a crash while creating it never leaves a checkpoint
+        that can be neither resumed nor started over without --restart."""
+        draft = path.with_name(f"{path.name}{_DRAFT}{os.getpid()}")
+        fd = os.open(draft, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         os.close(fd)
+        try:
+            _write_new(draft, header)
+            os.link(draft, path)
+        except FileExistsError:
+            raise CheckpointError(f"{path} exists already") from None
+        finally:
+            draft.unlink(missing_ok=True)
+        _sync_folder(path.parent)
         db, lock_fd = _connect(path)
-        db.executescript(_SCHEMA)
-        db.execute("BEGIN")
-        db.execute("INSERT INTO header VALUES (1, ?)", (json.dumps(asdict(header)),))
-        body = json.dumps(asdict(Progress()), sort_keys=True)
-        db.execute(
-            "INSERT INTO progress VALUES (1, ?, ?)",
-            (body, _checksum(json.dumps(asdict(header)), body)),
-        )
-        db.execute("COMMIT")
         db.execute("BEGIN")
         return cls(path, db, lock_fd)
 
@@ -192,13 +197,20 @@ class JobState:
         self.progress = progress
 
     def close(self) -> None:
-        """Drop uncommitted work and release the lock."""
+        """Drop uncommitted work and release the lock (once: a second close
+        must not close a descriptor number reused since)."""
+        if self._lock_fd < 0:
+            return
         _release(self._db, self._lock_fd)
+        self._lock_fd = -1
 
     def remove(self) -> None:
         self.close()
         for suffix in ("", "-journal"):
             Path(str(self.path) + suffix).unlink(missing_ok=True)
+        # Drafts left by runs killed while creating this checkpoint.
+        for draft in self.path.parent.glob(glob.escape(self.path.name) + _DRAFT + "*"):
+            draft.unlink(missing_ok=True)
 
     # -- loading ---------------------------------------------------------
 
@@ -232,6 +244,35 @@ class JobState:
         data = json.loads(row[0])
         outputs = {k: OutputProgress(**v) for k, v in data.pop("outputs").items()}
         return Progress(outputs=outputs, **data)
+
+
+def _write_new(path: Path, header: JobHeader) -> None:
+    """Schema, header and an empty progress record, durably, in one file."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA journal_mode = DELETE")
+        db.executescript(_SCHEMA)
+        header_body = json.dumps(asdict(header))
+        body = json.dumps(asdict(Progress()), sort_keys=True)
+        db.execute("BEGIN")
+        db.execute("INSERT INTO header VALUES (1, ?)", (header_body,))
+        db.execute(
+            "INSERT INTO progress VALUES (1, ?, ?)",
+            (body, _checksum(header_body, body)),
+        )
+        db.execute("COMMIT")
+    finally:
+        db.close()
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a new name in `folder` durable (the link of a new checkpoint)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _connect(path: Path) -> tuple[sqlite3.Connection, int]:
