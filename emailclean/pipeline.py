@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import shlex
 import signal
 import sqlite3
 import tempfile
@@ -221,6 +222,10 @@ class Job:
         if self._stop_signal is not None:
             return None
         if isinstance(feed, InlineFeed):
+            # Reading a file never waits, and a syntax-only batch has no
+            # network work to await: yield here, or a SIGINT/SIGTERM handler
+            # would not run until the whole job was done.
+            await asyncio.sleep(0)
             return feed.next()
         reading = asyncio.ensure_future(feed.get())
         stopping = asyncio.ensure_future(self._stop_event.wait())
@@ -325,6 +330,8 @@ class Job:
             self._window.popleft()
             self._write(self._unspilled(head), outputs)
             self._commit(outputs, checker)
+        # Rows written since the last periodic commit are kept too.
+        self._commit(outputs, checker)
         for batch in self._window:
             batch.cancel()
         self._window.clear()
@@ -336,7 +343,7 @@ class Job:
             return "stopped; output so far is incomplete"
         return (
             "stopped; progress saved. Finish the job with: "
-            f"emailclean resume {self.state.path}"
+            f"emailclean resume {shlex.quote(str(self.state.path))}"
         )
 
     def _write(self, batch: _Batch, outputs: OutputSet) -> None:
