@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import Callable
@@ -29,9 +30,14 @@ from emailclean import __version__
 from emailclean.checks.lists import lists_version
 from emailclean.config import JobConfig
 from emailclean.errors import CheckpointError, UsageError
-from emailclean.io.checkpoint import JobHeader, JobState, fingerprint
-from emailclean.io.readers import open_input
+from emailclean.io.checkpoint import (
+    JobHeader,
+    JobState,
+    fingerprint,
+    refuse_if_busy,
+)
 from emailclean.io.outputs import output_paths, partial_path, publish
+from emailclean.io.readers import open_input
 from emailclean.io.writers import FORMATS
 from emailclean.pipeline import Job, JobSummary, ProgressCallback
 
@@ -115,10 +121,11 @@ def _clear_or_refuse(checkpoint: Path, config: JobConfig) -> None:
     if not checkpoint.exists():
         return
     if not config.restart:
+        refuse_if_busy(checkpoint)
         raise CheckpointError(
             f"{checkpoint} exists: an earlier run of this job was interrupted. "
-            f"Finish it with: emailclean resume {checkpoint} (or start over "
-            "with --restart)"
+            f"Finish it with: emailclean resume {shlex.quote(str(checkpoint))} "
+            "(or start over with --restart)"
         )
     try:
         JobState.open(checkpoint).remove()

@@ -275,15 +275,28 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def refuse_if_busy(path: Path) -> None:
+    """Refuse when a running emailclean process holds the checkpoint."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _busy(path) from None
+    finally:
+        os.close(fd)
+
+
+def _busy(path: Path) -> CheckpointError:
+    return CheckpointError(f"{path}: another emailclean process is working on this job")
+
+
 def _connect(path: Path) -> tuple[sqlite3.Connection, int]:
     lock_fd = os.open(path, os.O_RDWR)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(lock_fd)
-        raise CheckpointError(
-            f"{path}: another emailclean process is working on this job"
-        ) from None
+        raise _busy(path) from None
     try:
         db = sqlite3.connect(path, isolation_level=None)
         db.execute("PRAGMA synchronous = FULL")
