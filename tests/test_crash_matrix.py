@@ -15,6 +15,7 @@ dies at the N-th truncation of the resume.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,18 @@ from tests.resume_helpers import (
     validate,
     write_csv,
     write_txt,
+)
+from tests.world.dns_fixtures import StartDnsServer
+from tests.world.dns_server import DnsServer, Zone
+from tests.world.smtp_fixtures import StartSmtpServers
+from tests.world.smtp_servers import (
+    RunningServers,
+    SmtpWorld,
+    catch_all,
+    greylisting,
+    mailbox,
+    mailbox_full,
+    policy_block,
 )
 
 ROWS = 600  # two batches of 512 rows
@@ -177,3 +190,126 @@ def test_crash_at_every_point_resume_byte_identical(
     if point == "commit":
         # One commit per batch and one to mark the job complete.
         assert len(reached) >= 3
+
+
+# -- with DNS and SMTP stages on ---------------------------------------------
+
+NETWORK_ROWS = 560  # two batches: the first commit is mid-job
+
+
+def network_world(
+    start_dns_server: StartDnsServer, smtp_servers: StartSmtpServers
+) -> tuple[tuple[str, ...], DnsServer]:
+    """Fresh loopback servers (attempt counts from zero): CLI options, DNS."""
+    world = smtp_servers(NETWORK_SERVERS)
+    dns = start_dns_server(network_zone(world))
+    return network_options(dns, world), dns
+
+
+NETWORK_SERVERS = {
+    "mx": mailbox("alice", "bob", "carol"),
+    "ca": catch_all(),
+    "grey": greylisting(1, "dave"),
+    "full": mailbox_full(),
+    "block": policy_block(),
+}
+
+
+def network_zone(world: RunningServers) -> Zone:
+    zone = Zone()
+    for key, domain in DOMAIN_OF.items():
+        zone.mx(domain, [(10, f"mx.{domain}")]).a(f"mx.{domain}", world[key].address)
+    return zone.null_mx("nullmx-corp.com")
+
+
+def network_options(dns: DnsServer, world: RunningServers) -> tuple[str, ...]:
+    return (
+        "--nameserver", dns.nameserver, "--smtp-port", str(world.port),
+        "--allow-private-mx", "--timeout", "5", "--greylist-wait", "1",
+    )  # fmt: skip
+
+
+DOMAIN_OF = {
+    "mx": "acme-mail.com",
+    "ca": "catchall-corp.net",
+    "grey": "grey-mail.org",
+    "full": "full-mail.net",
+    "block": "block-mail.net",
+}
+NETWORK_CELLS = (
+    "alice@acme-mail.com", "nobody{n}@acme-mail.com", "x{n}@catchall-corp.net",
+    "y@full-mail.net", "z@block-mail.net", "a{n}@nullmx-corp.com",
+    "b@nxdomain-corp.net", "bob@acme-mail.com", "not an address",
+)  # fmt: skip
+
+
+def write_network_list(folder: Path) -> None:
+    """Mostly rows decided without SMTP; SMTP rows spread over both batches;
+    the greylisted mailbox in the second batch."""
+    lines = []
+    for n in range(1, NETWORK_ROWS + 1):
+        cell = NETWORK_CELLS[n % len(NETWORK_CELLS)].format(n=n % 7)
+        lines.append("dave@grey-mail.org" if n == 540 else cell)
+    folder.mkdir()
+    (folder / "in.txt").write_text("\n".join(lines) + "\n")
+
+
+NETWORK_ARGS = ("in.txt", "-o", "out.jsonl", "--keep", "valid,risky,invalid,unknown")
+
+
+@pytest.fixture(scope="module")
+def network_reference(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """One uninterrupted run against servers of its own."""
+    folder = tmp_path_factory.mktemp("network") / "reference"
+    write_network_list(folder)
+    world = SmtpWorld()
+    try:
+        servers = world.start(NETWORK_SERVERS)
+        with DnsServer(network_zone(servers)) as dns:
+            options = network_options(dns, servers)
+            result = run_cli("validate", *NETWORK_ARGS, *options, "-q", cwd=folder)
+    finally:
+        world.stop()
+    assert result.rc == 0, result.stderr
+    expected = (folder / "out.jsonl").read_bytes()
+    reasons = {json.loads(line)["reason"] for line in expected.splitlines()}
+    assert reasons == {
+        "mailbox_exists", "mailbox_not_found", "catch_all", "mailbox_full",
+        "blocked", "null_mx", "no_domain", "bad_syntax",
+    }  # fmt: skip
+    return expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "count", [1, 2, 3], ids=["first-commit", "second-commit", "final-commit"]
+)
+def test_crash_with_dns_and_smtp_resume_byte_identical(
+    tmp_path: Path,
+    start_dns_server: StartDnsServer,
+    smtp_servers: StartSmtpServers,
+    network_reference: bytes,
+    count: int,
+) -> None:
+    """Killed at each commit (one per batch, then the one that marks the job
+    complete), then resumed: identical output, and a domain answered before
+    a commit that went through is not asked again (the job state kept it)."""
+    write_network_list(tmp_path / "job")
+    options, dns = network_world(start_dns_server, smtp_servers)
+
+    died = run_cli(
+        "validate", *NETWORK_ARGS, *options, "-q", cwd=tmp_path / "job",
+        env=crash_env("commit", count),
+    )  # fmt: skip
+    asked = dns.count("acme-mail.com", "MX")
+    resumed = run_cli("resume", "out.jsonl.ckpt", "-q", cwd=tmp_path / "job")
+
+    assert died.rc == CRASH_EXIT, died.stderr
+    assert resumed.rc == 0, resumed.stderr
+    assert (tmp_path / "job" / "out.jsonl").read_bytes() == network_reference
+    assert sorted(p.name for p in (tmp_path / "job").iterdir()) == [
+        "in.txt",
+        "out.jsonl",
+    ]
+    assert asked == 1
+    assert dns.count("acme-mail.com", "MX") == (2 if count == 1 else 1)
