@@ -70,7 +70,9 @@ class AddressChecker:
 
             resolver = DomainResolver(
                 ResolverSettings(
-                    nameservers=tuple(parse_nameserver(ns) for ns in config.nameservers),
+                    nameservers=tuple(
+                        parse_nameserver(ns) for ns in config.nameservers
+                    ),
                     timeout=config.timeout,
                     allow_private=config.allow_private_mx,
                 )

@@ -74,78 +74,171 @@ def _root(
 
 @app.command()
 def validate(
-    input: Annotated[str, typer.Argument(help="CSV/TSV/TXT list (optionally .gz), or - for stdin.")],
-    output: Annotated[str, typer.Option("-o", "--output", help="Output file, or - for stdout.")] = "-",
+    input: Annotated[
+        str, typer.Argument(help="CSV/TSV/TXT list (optionally .gz), or - for stdin.")
+    ],
+    output: Annotated[
+        str, typer.Option("-o", "--output", help="Output file, or - for stdout.")
+    ] = "-",
     output_format: Annotated[
         str | None,
-        typer.Option("--format", envvar=_env("FORMAT"), help="csv, jsonl, json or txt (default: from -o's extension, else the input's kind)."),
+        typer.Option(
+            "--format",
+            envvar=_env("FORMAT"),
+            help="csv, jsonl, json or txt (default: from -o's extension, "
+            "else the input's kind).",
+        ),
     ] = None,
     column: Annotated[
         str | None,
-        typer.Option(envvar=_env("COLUMN"), help="CSV column holding the address: a header name or a number from 1."),
+        typer.Option(
+            envvar=_env("COLUMN"),
+            help="CSV column holding the address: a header name or a number from 1.",
+        ),
     ] = None,
     keep: Annotated[
         str, typer.Option(envvar=_env("KEEP"), help="Statuses to write.")
     ] = "valid,risky,unknown",
     drop_flagged: Annotated[
-        str, typer.Option(envvar=_env("DROP_FLAGGED"), help="Also drop rows with any of these flags, e.g. role,disposable.")
+        str,
+        typer.Option(
+            envvar=_env("DROP_FLAGGED"),
+            help="Also drop rows with any of these flags, e.g. role,disposable.",
+        ),
     ] = "",
     split_dir: Annotated[
-        str | None, typer.Option(help="Also write valid/risky/invalid/unknown files into this folder.")
+        str | None,
+        typer.Option(
+            help="Also write valid/risky/invalid/unknown files into this folder."
+        ),
     ] = None,
     checks: Annotated[
-        str, typer.Option(envvar=_env("CHECKS"), help="Layers to run: syntax,dns,smtp (smtp needs dns).")
+        str,
+        typer.Option(
+            envvar=_env("CHECKS"),
+            help="Layers to run: syntax,dns,smtp (smtp needs dns).",
+        ),
     ] = "syntax,dns,smtp",
     dedupe: Annotated[
-        bool, typer.Option("--dedupe", envvar=_env("DEDUPE"), help="Flag later duplicates of an address and drop them.")
+        bool,
+        typer.Option(
+            "--dedupe",
+            envvar=_env("DEDUPE"),
+            help="Flag later duplicates of an address and drop them.",
+        ),
     ] = False,
     concurrency: Annotated[
-        int, typer.Option(envvar=_env("CONCURRENCY"), help="Addresses waiting on the network at once.")
+        int,
+        typer.Option(
+            envvar=_env("CONCURRENCY"), help="Addresses waiting on the network at once."
+        ),
     ] = DEFAULT_CONCURRENCY,
     per_host: Annotated[
-        int, typer.Option(envvar=_env("PER_HOST"), help="SMTP connections at once per MX host.")
+        int,
+        typer.Option(
+            envvar=_env("PER_HOST"), help="SMTP connections at once per MX host."
+        ),
     ] = DEFAULT_PER_HOST,
     max_connections: Annotated[
-        int, typer.Option(envvar=_env("MAX_CONNECTIONS"), help="SMTP connections at once, in all.")
+        int,
+        typer.Option(
+            envvar=_env("MAX_CONNECTIONS"), help="SMTP connections at once, in all."
+        ),
     ] = DEFAULT_MAX_CONNECTIONS,
     timeout: Annotated[
-        float, typer.Option(envvar=_env("TIMEOUT"), help="Seconds for each network operation (connect, each reply, each DNS query).")
+        float,
+        typer.Option(
+            envvar=_env("TIMEOUT"),
+            help="Seconds for each network operation (connect, each reply, "
+            "each DNS query).",
+        ),
     ] = DEFAULT_TIMEOUT,
     greylist_wait: Annotated[
-        float, typer.Option(envvar=_env("GREYLIST_WAIT"), help="Seconds a greylisted recipient may be retried in all.")
+        float,
+        typer.Option(
+            envvar=_env("GREYLIST_WAIT"),
+            help="Seconds a greylisted recipient may be retried in all.",
+        ),
     ] = DEFAULT_GREYLIST_WAIT,
     nameserver: Annotated[
-        list[str] | None, typer.Option("--nameserver", help="DNS server HOST[:PORT] to ask (repeatable; IPv6 as [::1]:53).")
+        list[str] | None,
+        typer.Option(
+            "--nameserver",
+            help="DNS server HOST[:PORT] to ask (repeatable; IPv6 as [::1]:53).",
+        ),
     ] = None,
     smtp_port: Annotated[
         int, typer.Option(envvar=_env("SMTP_PORT"), help="Port for SMTP probes.")
     ] = DEFAULT_SMTP_PORT,
     helo: Annotated[
-        str | None, typer.Option(envvar=_env("HELO"), help="Name to greet mail servers with (default: this machine's FQDN).")
+        str | None,
+        typer.Option(
+            envvar=_env("HELO"),
+            help="Name to greet mail servers with (default: this machine's FQDN).",
+        ),
     ] = None,
     mail_from: Annotated[
-        str | None, typer.Option(envvar=_env("MAIL_FROM"), help="Sender used in probes (default: verify@ the HELO name).")
+        str | None,
+        typer.Option(
+            envvar=_env("MAIL_FROM"),
+            help="Sender used in probes (default: verify@ the HELO name).",
+        ),
     ] = None,
     allow_private_mx: Annotated[
-        bool, typer.Option("--allow-private-mx", envvar=_env("ALLOW_PRIVATE_MX"), help="Probe mail hosts at loopback/private addresses.")
+        bool,
+        typer.Option(
+            "--allow-private-mx",
+            envvar=_env("ALLOW_PRIVATE_MX"),
+            help="Probe mail hosts at loopback/private addresses.",
+        ),
     ] = False,
     excel_safe: Annotated[
-        bool, typer.Option("--excel-safe", envvar=_env("EXCEL_SAFE"), help="Defuse spreadsheet formulas in every CSV cell.")
+        bool,
+        typer.Option(
+            "--excel-safe",
+            envvar=_env("EXCEL_SAFE"),
+            help="Defuse spreadsheet formulas in every CSV cell.",
+        ),
     ] = False,
     encoding: Annotated[
-        str, typer.Option(envvar=_env("ENCODING"), help="Input encoding when it is not UTF-8.")
+        str,
+        typer.Option(
+            envvar=_env("ENCODING"), help="Input encoding when it is not UTF-8."
+        ),
     ] = "utf-8",
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing output.")
+    ] = False,
     checkpoint: Annotated[
-        str | None, typer.Option(help="Where job state lives (default OUTPUT.ckpt; needed to resume a stdin job).")
+        str | None,
+        typer.Option(
+            help="Where job state lives (default OUTPUT.ckpt; needed to "
+            "resume a stdin job)."
+        ),
     ] = None,
-    no_checkpoint: Annotated[bool, typer.Option("--no-checkpoint", help="Keep no job state.")] = False,
-    restart: Annotated[bool, typer.Option("--restart", help="Start over despite an existing checkpoint.")] = False,
+    no_checkpoint: Annotated[
+        bool, typer.Option("--no-checkpoint", help="Keep no job state.")
+    ] = False,
+    restart: Annotated[
+        bool,
+        typer.Option("--restart", help="Start over despite an existing checkpoint."),
+    ] = False,
     progress: Annotated[
-        bool | None, typer.Option("--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal).")
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Progress bar on stderr (default: when stderr is a terminal).",
+        ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")] = False,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Log each domain and deciding rule on stderr.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "-v", "--verbose", help="Log each domain and deciding rule on stderr."
+        ),
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """Check every address of a list and write the rows you keep."""
@@ -183,9 +276,12 @@ def validate(
 
 @app.command()
 def resume(
-    checkpoint: Annotated[Path, typer.Argument(help="The job's checkpoint file (OUTPUT.ckpt).")],
+    checkpoint: Annotated[
+        Path, typer.Argument(help="The job's checkpoint file (OUTPUT.ckpt).")
+    ],
     progress: Annotated[
-        bool | None, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")
+        bool | None,
+        typer.Option("--progress/--no-progress", help="Progress bar on stderr."),
     ] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
@@ -195,7 +291,9 @@ def resume(
     with _errors_to_exit_codes(debug):
         _configure_logging(quiet, verbose, debug)
         console = make_console()
-        show_bar = (progress if progress is not None else console.is_terminal) and not quiet
+        show_bar = (
+            progress if progress is not None else console.is_terminal
+        ) and not quiet
         with progress_bar(console, None, show_bar) as update:
             summary = api.resume(checkpoint, update, _notifier(console, quiet))
         _report(console, summary, "the job's output", quiet)
@@ -204,13 +302,19 @@ def resume(
 @app.command()
 def check(
     addresses: Annotated[list[str], typer.Argument(help="Addresses to check.")],
-    checks: Annotated[str, typer.Option(envvar=_env("CHECKS"), help="Layers to run: syntax,dns,smtp.")] = "syntax,dns,smtp",
+    checks: Annotated[
+        str, typer.Option(envvar=_env("CHECKS"), help="Layers to run: syntax,dns,smtp.")
+    ] = "syntax,dns,smtp",
     timeout: Annotated[float, typer.Option(envvar=_env("TIMEOUT"))] = DEFAULT_TIMEOUT,
     nameserver: Annotated[list[str] | None, typer.Option("--nameserver")] = None,
-    smtp_port: Annotated[int, typer.Option(envvar=_env("SMTP_PORT"))] = DEFAULT_SMTP_PORT,
+    smtp_port: Annotated[
+        int, typer.Option(envvar=_env("SMTP_PORT"))
+    ] = DEFAULT_SMTP_PORT,
     helo: Annotated[str | None, typer.Option(envvar=_env("HELO"))] = None,
     mail_from: Annotated[str | None, typer.Option(envvar=_env("MAIL_FROM"))] = None,
-    allow_private_mx: Annotated[bool, typer.Option("--allow-private-mx", envvar=_env("ALLOW_PRIVATE_MX"))] = False,
+    allow_private_mx: Annotated[
+        bool, typer.Option("--allow-private-mx", envvar=_env("ALLOW_PRIVATE_MX"))
+    ] = False,
     verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
     debug: Annotated[bool, typer.Option("--debug")] = False,
 ) -> None:
@@ -244,10 +348,14 @@ def _run(config: JobConfig, *, quiet: bool, progress: bool | None) -> None:
     total = _input_size(config.input)
     with progress_bar(console, total, show_bar) as update:
         summary = api.validate_file(config, update, _notifier(console, quiet))
-    _report(console, summary, "stdout" if config.output == "-" else config.output, quiet)
+    _report(
+        console, summary, "stdout" if config.output == "-" else config.output, quiet
+    )
 
 
-def _report(console: Console, summary: JobSummary, destination: str, quiet: bool) -> None:
+def _report(
+    console: Console, summary: JobSummary, destination: str, quiet: bool
+) -> None:
     for warning in summary.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     for message in summary.degraded:
@@ -318,4 +426,3 @@ def _configure_logging(quiet: bool, verbose: bool, debug: bool) -> None:
 
 def main() -> None:
     app()
-

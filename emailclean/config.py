@@ -75,7 +75,9 @@ class JobConfig:
         if Check.SYNTAX not in self.checks:
             raise UsageError("--checks must include syntax")
         if self.concurrency < 1 or self.per_host < 1 or self.max_connections < 1:
-            raise UsageError("--concurrency, --per-host and --max-connections must be ≥ 1")
+            raise UsageError(
+                "--concurrency, --per-host and --max-connections must be ≥ 1"
+            )
         if self.timeout <= 0:
             raise UsageError("--timeout must be a positive number of seconds")
         if self.output_format is not None and self.output_format not in FORMATS:

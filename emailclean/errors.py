@@ -5,9 +5,9 @@
     ├── InputError                  the input cannot be read as a whole (exit 1)
     ├── OutputError                 the output cannot be written (exit 1)
     ├── CheckpointError             job state refuses a start or resume (exit 4)
-    └── ProbeError                  a network check failed (never reaches the CLI:
-        ├── DnsError                the pipeline turns it into an `unknown` verdict)
-        └── SmtpProbeError
+    └── ProbeError                  a network check failed; never reaches the
+        ├── DnsError                CLI: the layers turn it into an `unknown`
+        └── SmtpProbeError          verdict
 
 Each carries an `exit_code`; messages say what failed, where, and what to try.
 """

@@ -33,7 +33,9 @@ _STATUS_STYLE = {
 def make_console(*, stdout: bool = False) -> Console:
     """stderr for messages; stdout (never hard-wrapped) for `check`'s cards."""
     if stdout:
-        return Console(no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=True)
+        return Console(
+            no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=True
+        )
     return Console(stderr=True, no_color="NO_COLOR" in os.environ, highlight=False)
 
 
@@ -71,7 +73,8 @@ def print_summary(console: Console, summary: JobSummary, destination: str) -> No
     table.add_column("reason")
     table.add_column("rows", justify="right")
     for (status, reason), count in sorted(
-        summary.counts.items(), key=lambda item: (list(Status).index(item[0][0]), -item[1])
+        summary.counts.items(),
+        key=lambda item: (list(Status).index(item[0][0]), -item[1]),
     ):
         style = _STATUS_STYLE[status]
         table.add_row(f"[{style}]{status.value}[/]", reason.value, f"{count:,}")
@@ -92,7 +95,10 @@ def print_summary(console: Console, summary: JobSummary, destination: str) -> No
 def print_card(console: Console, address: str, verdict: Verdict) -> None:
     """A readable verdict for one address (`emailclean check`)."""
     style = _STATUS_STYLE[verdict.status]
-    console.print(f"[bold]{address}[/]  [{style}]{verdict.status.value}[/] ({verdict.reason.value})")
+    console.print(
+        f"[bold]{address}[/]  [{style}]{verdict.status.value}[/] "
+        f"({verdict.reason.value})"
+    )
     console.print(f"  {verdict.message}")
     flags = [flag.value for flag in FLAG_ORDER if flag in verdict.flags]
     details = [
@@ -103,7 +109,9 @@ def print_card(console: Console, address: str, verdict: Verdict) -> None:
     ]
     if verdict.smtp is not None:
         smtp = verdict.smtp
-        details.append(("smtp", f"{smtp.code} {smtp.enhanced or ''} {smtp.text}".strip()))
+        details.append(
+            ("smtp", f"{smtp.code} {smtp.enhanced or ''} {smtp.text}".strip())
+        )
     for name, value in details:
         if value:
             console.print(f"  {name}: {value}")

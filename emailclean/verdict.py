@@ -29,7 +29,11 @@ from emailclean.models import (
 
 _LIST_RISKS: tuple[tuple[Flag, Reason, str], ...] = (
     (Flag.DISPOSABLE, Reason.DISPOSABLE, "The domain is a disposable-address service."),
-    (Flag.ROLE, Reason.ROLE_ACCOUNT, "The address reaches a role or team, not a person."),
+    (
+        Flag.ROLE,
+        Reason.ROLE_ACCOUNT,
+        "The address reaches a role or team, not a person.",
+    ),
 )
 
 

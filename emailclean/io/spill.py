@@ -33,11 +33,15 @@ class SpillStore:
 
     def put(self, seq: int, records: list[Record], verdicts: list[Verdict]) -> None:
         rows = [_record_json(r) + [_verdict_json(v)] for r, v in zip(records, verdicts)]
-        self._db.execute("INSERT OR REPLACE INTO waiting VALUES (?, ?)", (seq, json.dumps(rows)))
+        self._db.execute(
+            "INSERT OR REPLACE INTO waiting VALUES (?, ?)", (seq, json.dumps(rows))
+        )
         self.batches += 1
 
     def take(self, seq: int) -> tuple[list[Record], list[Verdict]]:
-        row = self._db.execute("SELECT rows FROM waiting WHERE seq = ?", (seq,)).fetchone()
+        row = self._db.execute(
+            "SELECT rows FROM waiting WHERE seq = ?", (seq,)
+        ).fetchone()
         self._db.execute("DELETE FROM waiting WHERE seq = ?", (seq,))
         records, verdicts = [], []
         for item in json.loads(row[0]):
