@@ -29,7 +29,7 @@ def serve(request):
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    for fd, name, flags in ((0, os.devnull, os.O_RDONLY),
+    for fd, name, flags in ((0, request["stdin"], os.O_RDONLY),
                             (1, request["stdout"], os.O_WRONLY | os.O_CREAT),
                             (2, request["stderr"], os.O_WRONLY | os.O_CREAT)):
         opened = os.open(name, flags, 0o644)
@@ -73,15 +73,23 @@ class ForkServer:
         )
 
     def run(
-        self, *args: str, cwd: Path, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        stdin: bytes | None = None,
     ) -> CliResult:
-        """Run `emailclean ARGS...` in a fresh forked process and wait."""
+        """Run `emailclean ARGS...` in a fresh forked process and wait; stdin
+        is empty unless given (as with `tests.helpers.run_cli`)."""
         assert self._process.stdin is not None and self._process.stdout is not None
         out, err = self._scratch / "stdout", self._scratch / "stderr"
+        given = self._scratch / "stdin"
+        given.write_bytes(stdin or b"")
         request = {
             "args": list(args),
             "cwd": str(cwd),
             "env": child_env(env),
+            "stdin": str(given),
             "stdout": str(out),
             "stderr": str(err),
         }

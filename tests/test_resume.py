@@ -13,22 +13,22 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli
+from tests import helpers
+from tests.helpers import CliResult
+from tests.resume_forkserver import ForkServer
 from tests.resume_helpers import (
     CRASH_EXIT,
     committed,
     crash_env,
     header,
-    resume,
     rewrite_header,
     sql,
     table_rows,
-    validate,
     write_csv,
 )
 
@@ -36,11 +36,43 @@ ROWS = 1100  # three batches: the second commit is mid-job
 ARGS = ("in.csv", "-o", "out.csv", "--checks", "syntax", "-q")
 
 
+_servers: list[ForkServer] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Most runs here go through a fork server (see resume_forkserver): the
+    same cli.main() in a fresh process, without paying for start-up."""
+    _servers.append(ForkServer(tmp_path_factory.mktemp("forkserver")))
+    yield
+    _servers.pop().close()
+
+
+def run_cli(
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    stdin: bytes | None = None,
+) -> CliResult:
+    return _servers[-1].run(*args, cwd=cwd, env=env, stdin=stdin)
+
+
+def validate(folder: Path, *args: str, env: dict[str, str] | None = None) -> CliResult:
+    return run_cli("validate", *args, cwd=folder, env=env)
+
+
+def resume(
+    folder: Path, checkpoint: str, env: dict[str, str] | None = None
+) -> CliResult:
+    return run_cli("resume", checkpoint, cwd=folder, env=env)
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The uninterrupted run, by `python -m emailclean` itself."""
     folder = tmp_path_factory.mktemp("reference")
     write_csv(folder / "in.csv", ROWS)
-    assert validate(folder, *ARGS).rc == 0
+    assert helpers.run_cli("validate", *ARGS, cwd=folder).rc == 0
     return (folder / "out.csv").read_bytes()
 
 
