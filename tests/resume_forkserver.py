@@ -49,6 +49,24 @@ def serve(request):
     sys.stderr.flush()
     os._exit(code)
 
+def warm_up():
+    # Typer and Rich import much lazily on a command's first parse; do it
+    # once here rather than in every forked run.
+    saved = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    for args in (["validate", "--help"], ["resume", "--help"]):
+        sys.argv = ["emailclean", *args]
+        try:
+            emailclean.cli.main()
+        except SystemExit:
+            pass
+    sys.stdout.flush()
+    os.dup2(saved, 1)
+    os.close(null)
+    os.close(saved)
+
+warm_up()
 for line in sys.stdin:
     request = json.loads(line)
     pid = os.fork()
