@@ -29,7 +29,7 @@ from typing import Any
 from emailclean import __version__
 from emailclean.checks.lists import lists_version
 from emailclean.config import JobConfig
-from emailclean.errors import CheckpointError, UsageError
+from emailclean.errors import CheckpointError, OutputError, UsageError
 from emailclean.io.checkpoint import (
     JobHeader,
     JobState,
@@ -65,7 +65,12 @@ def start_job(
         input_path = _spool_stdin(checkpoint, notify)
     else:
         open_input(input_path).close()  # the reader's own messages when it can't
-    state = JobState.create(checkpoint, _header(config, input_path))
+    try:
+        state = JobState.create(checkpoint, _header(config, input_path))
+    except BaseException:
+        if config.input == "-":
+            Path(input_path).unlink(missing_ok=True)
+        raise
     return _run_with_state(Job(config, progress, state), state)
 
 
@@ -160,10 +165,20 @@ def _spool_stdin(checkpoint: Path, notify: Notify | None) -> str:
     if notify is not None:
         notify(f"reading stdin into {spool} so the job can resume")
     fd = os.open(spool, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-    with os.fdopen(fd, "wb") as target:
-        shutil.copyfileobj(sys.stdin.buffer, target, 1 << 20)
-        target.flush()
-        os.fsync(target.fileno())
+    try:
+        with os.fdopen(fd, "wb") as target:
+            shutil.copyfileobj(sys.stdin.buffer, target, 1 << 20)
+            target.flush()
+            os.fsync(target.fileno())
+    except BaseException as error:
+        # Stopped or failed before the job state exists: there is nothing to
+        # resume, and the spool is a copy of the user's list.
+        spool.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise OutputError(
+                f"{spool}: cannot keep a copy of stdin ({error.strerror})"
+            ) from error
+        raise
     return str(spool)
 
 

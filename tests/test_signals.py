@@ -13,6 +13,7 @@ import random
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 
 from tests.helpers import run_cli
 from tests.resume_helpers import (
+    child_env,
     committed,
     resume,
     start_cli,
@@ -214,3 +216,26 @@ def test_second_sigint_exits_at_once_last_commit_valid(
     rows = [line for line in (tmp_path / "out.jsonl").read_bytes().splitlines()]
     assert len(rows) == 601
     assert b'"row": 601' in rows[-1] and b'"domain_ok"' in rows[-1]
+
+
+def test_sigint_while_spooling_stdin_leaves_nothing_behind(tmp_path: Path) -> None:
+    """Stopped before the job state exists: nothing to resume, so no spool
+    (a copy of the user's list) may stay on disk."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emailclean", "validate", "-", "-o", "out.csv",
+         "--checkpoint", "job.ckpt", "--checks", "syntax", "--no-progress"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=tmp_path, env=child_env(),
+    )  # fmt: skip
+    assert process.stdin is not None
+    process.stdin.write(b"ann@acme-corp.io\n" * 10_000)
+    process.stdin.flush()
+    wait_for_growth(tmp_path / "job.ckpt.spool", 0, process)  # stdin stays open
+    time.sleep(0.1)
+
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+
+    assert process.returncode == 130
+    assert stderr.decode().endswith("emailclean: stopped.\n")
+    assert list(tmp_path.iterdir()) == []
