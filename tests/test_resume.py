@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import gzip
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ from tests.resume_helpers import (
 
 ROWS = 1100  # three batches: the second commit is mid-job
 ARGS = ("in.csv", "-o", "out.csv", "--checks", "syntax", "-q")
+ALL = "valid,risky,invalid,unknown"
 
 
 _servers: list[ForkServer] = []
@@ -615,3 +617,67 @@ def test_resume_truncate_fault_one_line_then_resume(
     )
     assert resumed.rc == 0
     assert (tmp_path / "out.csv").read_bytes() == reference
+
+
+# -- every result option survives a resume ------------------------------------
+
+
+def plain_csv(path: Path) -> None:
+    write_csv(path, ROWS)
+
+
+def latin1_tsv(path: Path) -> None:
+    text = write_csv(path, ROWS).read_text().replace(",", "\t")
+    path.write_bytes(text.replace("ø", "é").encode("latin-1", "replace"))
+
+
+def bom_crlf(path: Path) -> None:
+    write_csv(path, ROWS, newline="\r\n")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+
+
+def gzipped(path: Path) -> None:
+    data = write_csv(path, ROWS).read_bytes()
+    path.write_bytes(gzip.compress(data))
+
+
+OPTION_CASES = {
+    "keep-drop-excel": (
+        plain_csv, "in.csv", "out.csv",
+        ("--keep", "valid,invalid", "--drop-flagged", "role,free", "--excel-safe"),
+    ),
+    "column-format-jsonl": (
+        plain_csv, "in.csv", "out.dat", ("--column", "2", "--format", "jsonl")
+    ),
+    "latin1-tsv-json": (
+        latin1_tsv, "in.tsv", "out.json", ("--encoding", "latin-1", "--dedupe")
+    ),
+    "bom-crlf-txt-out": (bom_crlf, "in.csv", "out.txt", ()),
+    "gzip-input": (gzipped, "in.csv.gz", "out.csv", ("--keep", ALL)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "make, source, target, options", OPTION_CASES.values(), ids=OPTION_CASES.keys()
+)
+def test_resume_keeps_result_options_byte_identical(
+    tmp_path: Path,
+    make: Callable[[Path], None],
+    source: str,
+    target: str,
+    options: tuple[str, ...],
+) -> None:
+    args = (source, "-o", target, "--checks", "syntax", "-q", *options)
+    for name in ("reference", "job"):
+        (tmp_path / name).mkdir()
+        make(tmp_path / name / source)
+    reference = validate(tmp_path / "reference", *args)
+
+    died = validate(tmp_path / "job", *args, env=crash_env("commit", 2))
+    resumed = resume(tmp_path / "job", f"{target}.ckpt")
+
+    assert reference.rc == 0, reference.stderr
+    assert died.rc == CRASH_EXIT, died.stderr
+    assert resumed.rc == 0, resumed.stderr
+    expected = (tmp_path / "reference" / target).read_bytes()
+    assert (tmp_path / "job" / target).read_bytes() == expected
