@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -72,6 +72,68 @@ def _root(
     """Clean email lists on your own machine."""
 
 
+# Options shared by several commands, declared once.
+Checks = Annotated[
+    str,
+    typer.Option(
+        envvar=_env("CHECKS"), help="Layers to run: syntax,dns,smtp (smtp needs dns)."
+    ),
+]
+Timeout = Annotated[
+    float,
+    typer.Option(
+        envvar=_env("TIMEOUT"),
+        help="Seconds for each network operation (connect, each reply, "
+        "each DNS query).",
+    ),
+]
+Nameservers = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--nameserver",
+        help="DNS server HOST[:PORT] to ask (repeatable; IPv6 as [::1]:53).",
+    ),
+]
+SmtpPort = Annotated[
+    int, typer.Option(envvar=_env("SMTP_PORT"), help="Port for SMTP probes.")
+]
+Helo = Annotated[
+    str | None,
+    typer.Option(
+        envvar=_env("HELO"),
+        help="Name to greet mail servers with (default: this machine's FQDN).",
+    ),
+]
+MailFrom = Annotated[
+    str | None,
+    typer.Option(
+        envvar=_env("MAIL_FROM"),
+        help='Sender used in probes (default: verify@ the HELO name; "" for <>).',
+    ),
+]
+AllowPrivateMx = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private-mx",
+        envvar=_env("ALLOW_PRIVATE_MX"),
+        help="Probe mail hosts at loopback/private addresses.",
+    ),
+]
+ShowProgress = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        help="Progress bar on stderr (default: when stderr is a terminal).",
+    ),
+]
+Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")]
+Verbose = Annotated[
+    bool,
+    typer.Option("-v", "--verbose", help="Log each deciding rule and lookup problem."),
+]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+
+
 @app.command()
 def validate(
     input: Annotated[
@@ -112,13 +174,7 @@ def validate(
             help="Also write valid/risky/invalid/unknown files into this folder."
         ),
     ] = None,
-    checks: Annotated[
-        str,
-        typer.Option(
-            envvar=_env("CHECKS"),
-            help="Layers to run: syntax,dns,smtp (smtp needs dns).",
-        ),
-    ] = "syntax,dns,smtp",
+    checks: Checks = "syntax,dns,smtp",
     dedupe: Annotated[
         bool,
         typer.Option(
@@ -145,14 +201,7 @@ def validate(
             envvar=_env("MAX_CONNECTIONS"), help="SMTP connections at once, in all."
         ),
     ] = DEFAULT_MAX_CONNECTIONS,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            envvar=_env("TIMEOUT"),
-            help="Seconds for each network operation (connect, each reply, "
-            "each DNS query).",
-        ),
-    ] = DEFAULT_TIMEOUT,
+    timeout: Timeout = DEFAULT_TIMEOUT,
     greylist_wait: Annotated[
         float,
         typer.Option(
@@ -160,38 +209,11 @@ def validate(
             help="Seconds a greylisted recipient may be retried in all.",
         ),
     ] = DEFAULT_GREYLIST_WAIT,
-    nameserver: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--nameserver",
-            help="DNS server HOST[:PORT] to ask (repeatable; IPv6 as [::1]:53).",
-        ),
-    ] = None,
-    smtp_port: Annotated[
-        int, typer.Option(envvar=_env("SMTP_PORT"), help="Port for SMTP probes.")
-    ] = DEFAULT_SMTP_PORT,
-    helo: Annotated[
-        str | None,
-        typer.Option(
-            envvar=_env("HELO"),
-            help="Name to greet mail servers with (default: this machine's FQDN).",
-        ),
-    ] = None,
-    mail_from: Annotated[
-        str | None,
-        typer.Option(
-            envvar=_env("MAIL_FROM"),
-            help="Sender used in probes (default: verify@ the HELO name).",
-        ),
-    ] = None,
-    allow_private_mx: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private-mx",
-            envvar=_env("ALLOW_PRIVATE_MX"),
-            help="Probe mail hosts at loopback/private addresses.",
-        ),
-    ] = False,
+    nameserver: Nameservers = None,
+    smtp_port: SmtpPort = DEFAULT_SMTP_PORT,
+    helo: Helo = None,
+    mail_from: MailFrom = None,
+    allow_private_mx: AllowPrivateMx = False,
     excel_safe: Annotated[
         bool,
         typer.Option(
@@ -223,25 +245,17 @@ def validate(
         bool,
         typer.Option("--restart", help="Start over despite an existing checkpoint."),
     ] = False,
-    progress: Annotated[
-        bool | None,
-        typer.Option(
-            "--progress/--no-progress",
-            help="Progress bar on stderr (default: when stderr is a terminal).",
-        ),
-    ] = None,
-    quiet: Annotated[
-        bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")
-    ] = False,
-    verbose: Annotated[
-        bool,
-        typer.Option(
-            "-v", "--verbose", help="Log each domain and deciding rule on stderr."
-        ),
-    ] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    progress: ShowProgress = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    debug: Debug = False,
 ) -> None:
-    """Check every address of a list and write the rows you keep."""
+    """Check every address of a list and write the rows you keep.
+
+    SMTP checks need outbound port 25, which many networks block (use
+    --checks syntax,dns there), and catch-all domains can never be proven
+    either way: see README, "Limitations".
+    """
     with _errors_to_exit_codes(debug):
         _configure_logging(quiet, verbose, debug)
         config = JobConfig(
@@ -252,24 +266,26 @@ def validate(
             keep=parse_statuses(keep),
             drop_flagged=parse_flags(drop_flagged),
             split_dir=split_dir,
-            checks=parse_checks(checks),
             dedupe=dedupe,
             concurrency=concurrency,
             per_host=per_host,
             max_connections=max_connections,
-            timeout=timeout,
             greylist_wait=greylist_wait,
-            nameservers=tuple(nameserver or ()),
-            smtp_port=smtp_port,
-            helo=helo,
-            mail_from=mail_from,
-            allow_private_mx=allow_private_mx,
             excel_safe=excel_safe,
             encoding=encoding,
             force=force,
             checkpoint=checkpoint,
             use_checkpoint=not no_checkpoint,
             restart=restart,
+            **_probe_options(
+                checks,
+                timeout,
+                nameserver,
+                smtp_port,
+                helo,
+                mail_from,
+                allow_private_mx,
+            ),
         )
         _run(config, quiet=quiet, progress=progress)
 
@@ -279,22 +295,18 @@ def resume(
     checkpoint: Annotated[
         Path, typer.Argument(help="The job's checkpoint file (OUTPUT.ckpt).")
     ],
-    progress: Annotated[
-        bool | None,
-        typer.Option("--progress/--no-progress", help="Progress bar on stderr."),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
-    debug: Annotated[bool, typer.Option("--debug")] = False,
+    progress: ShowProgress = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    debug: Debug = False,
 ) -> None:
     """Finish an interrupted job: same options, same output, nothing doubled."""
     with _errors_to_exit_codes(debug):
         _configure_logging(quiet, verbose, debug)
         console = make_console()
-        show_bar = (
-            progress if progress is not None else console.is_terminal
-        ) and not quiet
-        with progress_bar(console, None, show_bar) as update:
+        with progress_bar(
+            console, None, _shows_bar(console, progress, quiet)
+        ) as update:
             summary = api.resume(checkpoint, update, _notifier(console, quiet))
         _report(console, summary, "the job's output", quiet)
 
@@ -302,21 +314,15 @@ def resume(
 @app.command()
 def check(
     addresses: Annotated[list[str], typer.Argument(help="Addresses to check.")],
-    checks: Annotated[
-        str, typer.Option(envvar=_env("CHECKS"), help="Layers to run: syntax,dns,smtp.")
-    ] = "syntax,dns,smtp",
-    timeout: Annotated[float, typer.Option(envvar=_env("TIMEOUT"))] = DEFAULT_TIMEOUT,
-    nameserver: Annotated[list[str] | None, typer.Option("--nameserver")] = None,
-    smtp_port: Annotated[
-        int, typer.Option(envvar=_env("SMTP_PORT"))
-    ] = DEFAULT_SMTP_PORT,
-    helo: Annotated[str | None, typer.Option(envvar=_env("HELO"))] = None,
-    mail_from: Annotated[str | None, typer.Option(envvar=_env("MAIL_FROM"))] = None,
-    allow_private_mx: Annotated[
-        bool, typer.Option("--allow-private-mx", envvar=_env("ALLOW_PRIVATE_MX"))
-    ] = False,
-    verbose: Annotated[bool, typer.Option("-v", "--verbose")] = False,
-    debug: Annotated[bool, typer.Option("--debug")] = False,
+    checks: Checks = "syntax,dns,smtp",
+    timeout: Timeout = DEFAULT_TIMEOUT,
+    nameserver: Nameservers = None,
+    smtp_port: SmtpPort = DEFAULT_SMTP_PORT,
+    helo: Helo = None,
+    mail_from: MailFrom = None,
+    allow_private_mx: AllowPrivateMx = False,
+    verbose: Verbose = False,
+    debug: Debug = False,
 ) -> None:
     """Check a few addresses and show each verdict in detail.
 
@@ -326,13 +332,15 @@ def check(
         _configure_logging(False, verbose, debug)
         config = JobConfig(
             input="-",
-            checks=parse_checks(checks),
-            timeout=timeout,
-            nameservers=tuple(nameserver or ()),
-            smtp_port=smtp_port,
-            helo=helo,
-            mail_from=mail_from,
-            allow_private_mx=allow_private_mx,
+            **_probe_options(
+                checks,
+                timeout,
+                nameserver,
+                smtp_port,
+                helo,
+                mail_from,
+                allow_private_mx,
+            ),
         )
         verdicts = api.check_addresses(addresses, config)
         console = make_console(stdout=True)
@@ -342,11 +350,36 @@ def check(
         raise typer.Exit(0 if all_valid else EXIT_DEGRADED)
 
 
+def _probe_options(
+    checks: str,
+    timeout: float,
+    nameserver: list[str] | None,
+    smtp_port: int,
+    helo: str | None,
+    mail_from: str | None,
+    allow_private_mx: bool,
+) -> dict[str, Any]:
+    """JobConfig fields for the network layers, shared by validate and check."""
+    return {
+        "checks": parse_checks(checks),
+        "timeout": timeout,
+        "nameservers": tuple(nameserver or ()),
+        "smtp_port": smtp_port,
+        "helo": helo,
+        "mail_from": mail_from,
+        "allow_private_mx": allow_private_mx,
+    }
+
+
+def _shows_bar(console: Console, progress: bool | None, quiet: bool) -> bool:
+    wanted = progress if progress is not None else console.is_terminal
+    return wanted and not quiet
+
+
 def _run(config: JobConfig, *, quiet: bool, progress: bool | None) -> None:
     console = make_console()
-    show_bar = (progress if progress is not None else console.is_terminal) and not quiet
     total = _input_size(config.input)
-    with progress_bar(console, total, show_bar) as update:
+    with progress_bar(console, total, _shows_bar(console, progress, quiet)) as update:
         summary = api.validate_file(config, update, _notifier(console, quiet))
     _report(
         console, summary, "stdout" if config.output == "-" else config.output, quiet
