@@ -212,9 +212,10 @@ class Job:
                 self._report(reader)
         finally:
             feed.close()
+        if self._stop_signal is None:
+            await self._drain(outputs, checker, final=True)
         if self._stop_signal is not None:
             await self._stop(outputs, checker)
-        await self._drain(outputs, checker, final=True)
         self._report(reader)
 
     async def _next_batch(self, feed: BatchFeed | InlineFeed) -> list[Record] | None:
@@ -275,24 +276,31 @@ class Job:
         while self._window:
             head = self._window[0]
             if not head.done:
-                if final:
-                    await head.wait()
-                elif self._unfinished > self.config.concurrency:
-                    await self._wait_for_any_task()
-                    continue
-                elif self._in_memory > MAX_WINDOW_BATCHES and not self._spill_finished():
-                    await self._wait_for_any_task()
-                    continue
-                else:
+                if self._stop_signal is not None:
+                    return  # the caller stops (with a grace for rows in flight)
+                must_wait = (
+                    final
+                    or self._unfinished > self.config.concurrency
+                    or (self._in_memory > MAX_WINDOW_BATCHES and not self._spill_finished())
+                )
+                if not must_wait:
                     return
+                await self._wait_for_any_task()
+                continue
+            await head.wait()  # done: raises if one of its tasks failed
             self._window.popleft()
             self._write(self._unspilled(head), outputs)
             if time.monotonic() - self._last_commit >= self._commit_interval:
                 self._commit(outputs, checker)
 
     async def _wait_for_any_task(self) -> None:
+        """Until a network task finishes, or a signal asks the job to stop."""
         self._task_finished.clear()
-        await self._task_finished.wait()
+        finished = asyncio.ensure_future(self._task_finished.wait())
+        stopping = asyncio.ensure_future(self._stop_event.wait())
+        await asyncio.wait({finished, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finished.cancel()
+        stopping.cancel()
 
     def _spill_finished(self) -> bool:
         """Move finished batches behind the head to disk; True if any moved."""

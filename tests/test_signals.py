@@ -28,6 +28,7 @@ from tests.resume_helpers import (
     validate,
     write_csv,
 )
+from tests.world.dns_fixtures import StartDnsServer
 from tests.world.dns_server import DnsServer, Zone
 
 ROWS = 100_000
@@ -166,38 +167,65 @@ def test_sigkill_random_moments_then_resume_byte_identical(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
 
 
-def test_second_sigint_exits_at_once_last_commit_valid(
-    tmp_path: Path, start_dns_server: object
-) -> None:
+def slow_dns_job(
+    tmp_path: Path, start_dns_server: StartDnsServer
+) -> tuple[subprocess.Popen[bytes], DnsServer, Zone]:
+    """A job whose last row waits 6 s for DNS, started and waiting for it."""
     zone = Zone().mx("slow-mail.com", [(10, "mx.slow-mail.com")])
     zone.a("mx.slow-mail.com", "127.0.0.2").delay("slow-mail.com", 6.0)
-    zone.mx("fast-mail.com", [(10, "mx.fast-mail.com")]).a(
-        "mx.fast-mail.com", "127.0.0.2"
-    )
-    server: DnsServer = start_dns_server(zone)  # type: ignore[operator]
+    zone.mx("fast-mail.com", [(10, "mx.fast-mail.com")])
+    zone.a("mx.fast-mail.com", "127.0.0.2")
+    server = start_dns_server(zone)
     lines = [f"u{n}@fast-mail.com" for n in range(600)] + ["late@slow-mail.com"]
     (tmp_path / "in.txt").write_text("\n".join(lines) + "\n")
-    args = (
-        "in.txt",
-        "-o",
-        "out.jsonl",
-        "--checks",
-        "syntax,dns",
-        "--nameserver",
-        server.nameserver,
-        "--allow-private-mx",
-        "--timeout",
-        "8",
-        "-q",
-    )
     process = start_cli(
-        "validate", *args, cwd=tmp_path, env={"EMAILCLEAN_COMMIT_INTERVAL": "0"}
-    )
+        "validate", "in.txt", "-o", "out.jsonl", "--checks", "syntax,dns",
+        "--nameserver", server.nameserver, "--allow-private-mx", "--timeout", "8",
+        cwd=tmp_path, env={"EMAILCLEAN_COMMIT_INTERVAL": "0"},
+    )  # fmt: skip
     deadline = time.monotonic() + 20
     while server.count("slow-mail.com", "MX") == 0:
         assert process.poll() is None and time.monotonic() < deadline
         time.sleep(0.02)
     time.sleep(0.2)
+    return process, server, zone
+
+
+def finish_slow_job(tmp_path: Path, server: DnsServer, zone: Zone) -> None:
+    server.set_zone(zone.delay("slow-mail.com", 0.0))
+    finished = resume(tmp_path, "out.jsonl.ckpt")
+    assert finished.rc == 0, finished.stderr
+    rows = (tmp_path / "out.jsonl").read_bytes().splitlines()
+    assert len(rows) == 601
+    assert b'"row": 601' in rows[-1] and b'"domain_ok"' in rows[-1]
+
+
+def test_sigint_row_in_flight_stops_after_grace(
+    tmp_path: Path, start_dns_server: StartDnsServer
+) -> None:
+    """A row still waiting on the network gets a short grace (3 s), not the
+    rest of its wait: the job stops, keeps what finished, and resumes."""
+    process, server, zone = slow_dns_job(tmp_path, start_dns_server)
+    sent = time.monotonic()
+
+    process.send_signal(signal.SIGINT)
+    rc, stderr = stopped(process)
+    took = time.monotonic() - sent
+
+    assert rc == 130, stderr
+    assert 2.5 < took < 5.0
+    assert stderr.endswith(
+        "emailclean: stopped; progress saved. Finish the job with: emailclean "
+        f"resume {tmp_path / 'out.jsonl.ckpt'}\n"
+    )
+    assert committed(tmp_path / "out.jsonl.ckpt")["next_row"] == 513
+    finish_slow_job(tmp_path, server, zone)
+
+
+def test_second_sigint_exits_at_once_last_commit_valid(
+    tmp_path: Path, start_dns_server: StartDnsServer
+) -> None:
+    process, server, zone = slow_dns_job(tmp_path, start_dns_server)
 
     process.send_signal(signal.SIGINT)
     time.sleep(0.3)
@@ -210,12 +238,7 @@ def test_second_sigint_exits_at_once_last_commit_valid(
     assert rc == 130
     assert took < 1.0
     assert committed(tmp_path / "out.jsonl.ckpt")["next_row"] == 513
-    server.set_zone(zone.delay("slow-mail.com", 0.0))
-    finished = resume(tmp_path, "out.jsonl.ckpt")
-    assert finished.rc == 0, finished.stderr
-    rows = [line for line in (tmp_path / "out.jsonl").read_bytes().splitlines()]
-    assert len(rows) == 601
-    assert b'"row": 601' in rows[-1] and b'"domain_ok"' in rows[-1]
+    finish_slow_job(tmp_path, server, zone)
 
 
 def test_sigint_while_spooling_stdin_leaves_nothing_behind(tmp_path: Path) -> None:
