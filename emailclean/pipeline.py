@@ -278,10 +278,11 @@ class Job:
             if not head.done:
                 if self._stop_signal is not None:
                     return  # the caller stops (with a grace for rows in flight)
+                crowded = self._in_memory > MAX_WINDOW_BATCHES
                 must_wait = (
                     final
                     or self._unfinished > self.config.concurrency
-                    or (self._in_memory > MAX_WINDOW_BATCHES and not self._spill_finished())
+                    or (crowded and not self._spill_finished())
                 )
                 if not must_wait:
                     return
