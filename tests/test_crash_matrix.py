@@ -31,6 +31,7 @@ from tests.resume_helpers import (
     Runner,
     crash_env,
     finish_after_crash,
+    table_rows,
     validate,
     write_csv,
     write_txt,
@@ -320,3 +321,38 @@ def test_crash_with_dns_and_smtp_resume_byte_identical(
     ]
     assert asked == 1
     assert dns.count("acme-mail.com", "MX") == (2 if count == 1 else 1)
+
+
+# -- rows spilled to the job state behind a slow row ---------------------------
+
+
+@pytest.mark.slow
+def test_crash_with_rows_spilled_behind_slow_row_resume_byte_identical(
+    tmp_path: Path, start_dns_server: StartDnsServer
+) -> None:
+    """The first row waits 3 s for DNS; 40,000 finished rows behind it spill
+    into the job state (DESIGN §5). Killed at the second commit, with
+    spilled rows committed: the resume writes them, in order, unchanged."""
+    zone = Zone().mx("slow-mail.com", [(10, "mx.slow-mail.com")])
+    zone.a("mx.slow-mail.com", "127.0.0.2").delay("slow-mail.com", 3.0)
+    zone.mx("fast-mail.com", [(10, "mx.fast-mail.com")])
+    zone.a("mx.fast-mail.com", "127.0.0.2")
+    dns = start_dns_server(zone)
+    lines = ["slow@slow-mail.com", *(f"u{n}@fast-mail.com" for n in range(40_000))]
+    args = ("validate", "in.txt", "-o", "out.jsonl", "--checks", "syntax,dns",
+            "--nameserver", dns.nameserver, "--allow-private-mx", "-q")  # fmt: skip
+    for name in ("reference", "job"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "in.txt").write_text("\n".join(lines) + "\n")
+    reference = run_cli(*args, cwd=tmp_path / "reference")
+
+    died = run_cli(*args, cwd=tmp_path / "job", env=crash_env("commit", 2))
+    spilled = table_rows(tmp_path / "job" / "out.jsonl.ckpt", "waiting")
+    resumed = run_cli("resume", "out.jsonl.ckpt", "-q", cwd=tmp_path / "job")
+
+    assert reference.rc == 0, reference.stderr
+    assert died.rc == CRASH_EXIT, died.stderr
+    assert spilled > 0
+    assert resumed.rc == 0, resumed.stderr
+    expected = (tmp_path / "reference" / "out.jsonl").read_bytes()
+    assert (tmp_path / "job" / "out.jsonl").read_bytes() == expected
