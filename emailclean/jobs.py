@@ -20,11 +20,12 @@ import asyncio
 import os
 import shlex
 import shutil
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from emailclean import __version__
 from emailclean.checks.lists import lists_version
@@ -61,14 +62,15 @@ def start_job(
     _clear_or_refuse(checkpoint, config)
     _refuse_existing_outputs(config)
     input_path = config.input
-    if config.input == "-":
-        input_path = _spool_stdin(checkpoint, notify)
+    spooled = _read_once(config.input)
+    if spooled:
+        input_path = _spool_input(config, checkpoint, notify)
     else:
         open_input(input_path).close()  # the reader's own messages when it can't
     try:
-        state = JobState.create(checkpoint, _header(config, input_path))
+        state = JobState.create(checkpoint, _header(config, input_path, spooled))
     except BaseException:
-        if config.input == "-":
+        if spooled:
             Path(input_path).unlink(missing_ok=True)
         raise
     return _run_with_state(Job(config, progress, state), state)
@@ -117,9 +119,21 @@ def _checkpoint_path(config: JobConfig) -> Path | None:
         return None
     if not config.use_checkpoint:
         return None
-    if config.input == "-" and not config.checkpoint:
+    if _read_once(config.input) and not config.checkpoint:
         return None
     return Path(config.checkpoint or config.output + ".ckpt").absolute()
+
+
+def _read_once(path: str) -> bool:
+    """stdin, or a pipe, FIFO or device (bash's `<(zcat list.gz)` is
+    /dev/fd/63): its bytes can be read only once, so the job state cannot
+    fingerprint it and then read it again; it is spooled instead."""
+    if path == "-":
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False  # missing: the reader says so
 
 
 def _clear_or_refuse(checkpoint: Path, config: JobConfig) -> None:
@@ -160,14 +174,18 @@ def _every_output_path(config: JobConfig) -> set[Path]:
     }
 
 
-def _spool_stdin(checkpoint: Path, notify: Notify | None) -> str:
-    spool = Path(str(checkpoint) + SPOOL_SUFFIX)
+def _spool_input(config: JobConfig, checkpoint: Path, notify: Notify | None) -> str:
+    # The spool keeps the input's kind in its name (a FIFO `list.txt` gives
+    # CKPT.spool.txt), so a resumed job reads it as the first run did.
+    kind = f".{config.input_kind}" if config.input_kind else ""
+    spool = Path(str(checkpoint) + SPOOL_SUFFIX + kind)
+    shown = "stdin" if config.input == "-" else config.input
     if notify is not None:
-        notify(f"reading stdin into {spool} so the job can resume")
+        notify(f"reading {shown} into {spool} so the job can resume")
     fd = os.open(spool, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
     try:
-        with os.fdopen(fd, "wb") as target:
-            shutil.copyfileobj(sys.stdin.buffer, target, 1 << 20)
+        with os.fdopen(fd, "wb") as target, _source(config.input) as source:
+            shutil.copyfileobj(source, target, 1 << 20)
             target.flush()
             os.fsync(target.fileno())
     except BaseException as error:
@@ -176,13 +194,19 @@ def _spool_stdin(checkpoint: Path, notify: Notify | None) -> str:
         spool.unlink(missing_ok=True)
         if isinstance(error, OSError):
             raise OutputError(
-                f"{spool}: cannot keep a copy of stdin ({error.strerror})"
+                f"{spool}: cannot keep a copy of {shown} ({error.strerror})"
             ) from error
         raise
     return str(spool)
 
 
-def _header(config: JobConfig, input_path: str) -> JobHeader:
+def _source(path: str) -> BinaryIO:
+    if path == "-":
+        return os.fdopen(os.dup(sys.stdin.fileno()), "rb")
+    return open(path, "rb")
+
+
+def _header(config: JobConfig, input_path: str, spooled: bool) -> JobHeader:
     paths = output_paths(config, "csv")
     options = config.result_options()
     options.update({name: getattr(config, name) for name in _TUNING})
@@ -195,7 +219,7 @@ def _header(config: JobConfig, input_path: str) -> JobHeader:
         emailclean_version=__version__,
         lists_version=lists_version(),
         input_display=config.input,
-        spool=config.input == "-",
+        spool=spooled,
     )
 
 
@@ -240,7 +264,9 @@ def _check_versions(state: JobState) -> None:
 
 def _check_input(state: JobState) -> None:
     header = state.header
-    shown = header.input_display if not header.spool else "the spooled stdin"
+    shown = header.input_display
+    if header.spool:
+        shown = "the spooled stdin" if shown == "-" else f"the spooled copy of {shown}"
     try:
         now = fingerprint(header.input_path)
     except OSError:

@@ -14,6 +14,9 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from tests.helpers import CliResult
 from tests.resume_forkserver import ForkServer
 from tests.resume_helpers import (
     CRASH_EXIT,
+    child_env,
     committed,
     crash_env,
     header,
@@ -681,3 +685,100 @@ def test_resume_keeps_result_options_byte_identical(
     assert resumed.rc == 0, resumed.stderr
     expected = (tmp_path / "reference" / target).read_bytes()
     assert (tmp_path / "job" / target).read_bytes() == expected
+
+
+# -- inputs that can be read only once (bash's <(...), FIFOs) ------------------
+
+
+def feed(target: int | Path, data: bytes) -> None:
+    """Write `data` into a pipe end or FIFO and close it; a reader that
+    leaves early is fine."""
+    fd = target if isinstance(target, int) else os.open(target, os.O_WRONLY)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except BrokenPipeError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def run_reading_pipe(
+    data: bytes, *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> CliResult:
+    """Run the command with PIPE in its arguments replaced by /dev/fd/N, a
+    pipe being filled with `data`, as `emailclean validate <(zcat x.gz)`."""
+    read, write = os.pipe()
+    writer = threading.Thread(target=feed, args=(write, data))
+    writer.start()
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "emailclean",
+             *(arg.replace("PIPE", f"/dev/fd/{read}") for arg in args)],
+            pass_fds=(read,), capture_output=True, cwd=cwd, env=child_env(env),
+            timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(read)
+        writer.join()
+    return CliResult(completed.returncode, completed.stdout, completed.stderr.decode())
+
+
+def test_validate_process_substitution_input_reads_every_row(
+    tmp_path: Path, reference: bytes
+) -> None:
+    data = write_csv(tmp_path / "in.csv", ROWS).read_bytes()
+
+    result = run_reading_pipe(data, "validate", "PIPE", *ARGS[1:], cwd=tmp_path)
+
+    assert result.rc == 0, result.stderr
+    assert (tmp_path / "out.csv").read_bytes() == reference
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+
+
+def test_resume_process_substitution_input_spooled_with_checkpoint(
+    tmp_path: Path, reference: bytes
+) -> None:
+    data = write_csv(tmp_path / "in.csv", ROWS).read_bytes()
+    args = ("validate", "PIPE", *ARGS[1:-1], "--checkpoint", "job.ckpt")
+
+    died = run_reading_pipe(data, *args, cwd=tmp_path, env=crash_env("commit", 2))
+    resumed = resume(tmp_path, "job.ckpt")
+
+    assert died.rc == CRASH_EXIT, died.stderr
+    read = died.stderr.split()[2]  # /dev/fd/N
+    assert died.stderr == (
+        f"emailclean: reading {read} into {tmp_path / 'job.ckpt.spool'} so the "
+        "job can resume\n"
+    )
+    assert resumed.rc == 0, resumed.stderr
+    assert (tmp_path / "out.csv").read_bytes() == reference
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+
+
+def test_resume_named_fifo_input_keeps_its_kind(tmp_path: Path) -> None:
+    """A FIFO named list.txt is read as TXT on the first run and on resume
+    (its spool is job.ckpt.spool.txt); a TXT sniff alone could differ."""
+    data = "\n".join(f"Name {n}, <u{n}@acme-corp.io>" for n in range(700)) + "\n"
+    (tmp_path / "list.txt").write_text(data)
+    txt_args = ("-o", "out.csv", "--checks", "syntax", "-q", "--checkpoint", "job.ckpt")
+    assert validate(tmp_path, "list.txt", *txt_args[:-2], "-o", "ref.csv").rc == 0
+    fifo = tmp_path / "fifo" / "list.txt"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=feed, args=(fifo, data.encode()))
+    writer.start()
+
+    died = helpers.run_cli(  # a timeout: a FIFO read twice would block forever
+        "validate", str(fifo), *txt_args, cwd=tmp_path, env=crash_env("commit", 2)
+    )
+    writer.join()
+    spool_mode = stat.S_IMODE((tmp_path / "job.ckpt.spool.txt").stat().st_mode)
+    resumed = resume(tmp_path, "job.ckpt")
+
+    assert died.rc == CRASH_EXIT, died.stderr
+    assert spool_mode == 0o600
+    assert resumed.rc == 0, resumed.stderr
+    assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes()
+    assert not (tmp_path / "job.ckpt.spool.txt").exists()
