@@ -35,6 +35,7 @@ from emailclean.io.checkpoint import (
     JobHeader,
     JobState,
     fingerprint,
+    looks_like_checkpoint,
     refuse_if_busy,
 )
 from emailclean.io.outputs import output_paths, partial_path, publish
@@ -121,7 +122,13 @@ def _checkpoint_path(config: JobConfig) -> Path | None:
         return None
     if _read_once(config.input) and not config.checkpoint:
         return None
-    return Path(config.checkpoint or config.output + ".ckpt").absolute()
+    checkpoint = Path(config.checkpoint or config.output + ".ckpt").absolute()
+    for role, path in (("input", config.input), ("output", config.output)):
+        if checkpoint == Path(path).absolute():
+            raise UsageError(
+                f"--checkpoint {config.checkpoint} is the {role}; choose another path"
+            )
+    return checkpoint
 
 
 def _read_once(path: str) -> bool:
@@ -151,6 +158,11 @@ def _clear_or_refuse(checkpoint: Path, config: JobConfig) -> None:
     except CheckpointError as error:
         if "another emailclean process" in str(error):
             raise
+        if not looks_like_checkpoint(checkpoint):
+            raise CheckpointError(
+                f"{checkpoint} is not an emailclean checkpoint, so --restart "
+                "leaves it alone; choose another --checkpoint path"
+            ) from None
         checkpoint.unlink()
     for path in _every_output_path(config):
         partial_path(path).unlink(missing_ok=True)

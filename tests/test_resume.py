@@ -13,11 +13,13 @@ import gzip
 import json
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -432,16 +434,66 @@ def test_validate_restart_starts_over(tmp_path: Path, reference: bytes) -> None:
     assert not (tmp_path / "out.csv.partial").exists()
 
 
+@pytest.mark.parametrize(
+    "damage", [cut_in_half, tamper_progress, empty], ids=["cut", "tampered", "empty"]
+)
 def test_validate_restart_over_damaged_checkpoint_starts_over(
-    tmp_path: Path, reference: bytes
+    tmp_path: Path, reference: bytes, damage: Callable[[Path], None]
 ) -> None:
     checkpoint = interrupted(tmp_path)
-    garbage(checkpoint)
+    damage(checkpoint)
 
     result = validate(tmp_path, *ARGS, "--restart")
 
     assert result.rc == 0, result.stderr
     assert (tmp_path / "out.csv").read_bytes() == reference
+    assert not checkpoint.exists()
+
+
+def someone_elses_database(path: Path) -> None:
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE contacts (email TEXT)")
+        db.commit()
+
+
+NOT_OURS: dict[str, Callable[[Path], None]] = {
+    "a-csv-file": text_file,
+    "garbage": garbage,
+    "another-sqlite-database": someone_elses_database,
+}
+
+
+@pytest.mark.parametrize("make", NOT_OURS.values(), ids=NOT_OURS.keys())
+def test_validate_restart_leaves_a_file_that_is_not_a_checkpoint(
+    tmp_path: Path, make: Callable[[Path], None]
+) -> None:
+    write_csv(tmp_path / "in.csv", ROWS)
+    make(tmp_path / "precious")
+    before = (tmp_path / "precious").read_bytes()
+
+    result = validate(tmp_path, *ARGS, "--checkpoint", "precious", "--restart")
+
+    assert result.rc == 4
+    assert result.stderr == (
+        f"emailclean: {tmp_path / 'precious'} is not an emailclean checkpoint, so "
+        "--restart leaves it alone; choose another --checkpoint path\n"
+    )
+    assert (tmp_path / "precious").read_bytes() == before
+
+
+@pytest.mark.parametrize("path, role", [("in.csv", "input"), ("out.csv", "output")])
+def test_validate_checkpoint_same_as_input_or_output_usage_error(
+    tmp_path: Path, path: str, role: str
+) -> None:
+    write_csv(tmp_path / "in.csv", ROWS)
+
+    result = validate(tmp_path, *ARGS, "--checkpoint", path, "--restart")
+
+    assert result.rc == 2
+    assert result.stderr == (
+        f"emailclean: --checkpoint {path} is the {role}; choose another path\n"
+    )
+    assert (tmp_path / "in.csv").stat().st_size > 0
 
 
 def test_resume_complete_checkpoint_is_noop(tmp_path: Path, reference: bytes) -> None:

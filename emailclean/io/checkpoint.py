@@ -37,6 +37,7 @@ from emailclean.models import DomainOutcome, MailHost, Reason
 
 FORMAT_VERSION = 1
 _DRAFT = ".new-"  # CKPT.new-PID: a checkpoint being created
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 _SCHEMA = """
 CREATE TABLE header (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
 CREATE TABLE progress (
@@ -273,6 +274,28 @@ def _sync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def looks_like_checkpoint(path: Path) -> bool:
+    """Whether a file that cannot be opened as job state is still ours (an
+    SQLite file with our tables or too damaged to tell, or an empty file),
+    so --restart may delete it. Anything else at that path (a CSV, another
+    program's database) is someone's file and is left alone."""
+    with open(path, "rb") as stream:
+        head = stream.read(len(_SQLITE_MAGIC))
+    if not head:
+        return True
+    if head != _SQLITE_MAGIC:
+        return False
+    try:
+        db = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            return {"header", "progress"} <= {name for (name,) in rows}
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return True  # an SQLite file too damaged to show its tables
 
 
 def refuse_if_busy(path: Path) -> None:
