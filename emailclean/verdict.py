@@ -16,6 +16,8 @@ Every flag that applies is kept, whichever reason wins.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from emailclean.models import (
     REASON_STATUS,
     AddressInfo,
@@ -48,6 +50,10 @@ def decide(
     """
     if info.reason is not None:
         return Verdict(REASON_STATUS[info.reason], info.reason, info.message)
+    if domain is None and mailbox is None and info.suggestion is None:
+        # The common syntax-only row: its verdict depends on its flags alone.
+        status, reason, message = _syntax_only(info.flags, info.message)
+        return Verdict(status, reason, message, info.normalized, info.flags)
 
     flags = info.flags
     mx = _first_mx(domain)
@@ -70,6 +76,13 @@ def decide(
         mx,
         mailbox.reply if mailbox is not None else None,
     )
+
+
+@lru_cache(maxsize=64)
+def _syntax_only(flags: frozenset[Flag], message: str) -> tuple[Status, Reason, str]:
+    info = AddressInfo(None, message, flags=flags)
+    reason, message = _deciding_reason(info, None, None)
+    return REASON_STATUS[reason], reason, message
 
 
 def _with_suggestion(message: str, suggestion: str, status: Status) -> str:

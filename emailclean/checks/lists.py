@@ -15,7 +15,6 @@ is not a typo of hotmail.fr).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 
 import disposable_email_domains
@@ -69,6 +68,7 @@ interia.pl onet.pl
 """
 POPULAR_DOMAINS: tuple[str, ...] = tuple(_POPULAR_NAMES.split())
 _POPULAR_SET = frozenset(POPULAR_DOMAINS)
+_POPULAR_LETTERS = tuple((domain, frozenset(domain)) for domain in POPULAR_DOMAINS)
 
 
 def is_disposable(ascii_domain: str) -> bool:
@@ -87,15 +87,24 @@ def is_role_account(local_part: str) -> bool:
     return squeezed in _ROLES
 
 
-@lru_cache(maxsize=65_536)
 def suggest_domain(ascii_domain: str) -> str | None:
-    """A popular domain this one is probably a typo of, or None."""
+    """A popular domain this one is probably a typo of, or None.
+
+    Called once per distinct domain (the syntax layer caches it), which in a
+    real list is a large share of all rows: most candidates are ruled out by
+    a cheap character test before any edit distance is computed.
+    """
     if ascii_domain in _POPULAR_SET:
         return None
     known_provider = ascii_domain in _FREE
+    letters = frozenset(ascii_domain)
     best: tuple[int, str] | None = None
-    for candidate in POPULAR_DOMAINS:
+    for candidate, candidate_letters in _POPULAR_LETTERS:
         if abs(len(candidate) - len(ascii_domain)) > 2:
+            continue
+        # Each edit adds or removes at most one distinct character, so two
+        # edits cannot bridge more than two on either side.
+        if len(letters - candidate_letters) > 2 or len(candidate_letters - letters) > 2:
             continue
         if known_provider and _same_brand(ascii_domain, candidate):
             continue
@@ -151,12 +160,7 @@ def _edit_distance(a: str, b: str, limit: int) -> int:
             current[j] = min(
                 previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost
             )
-            if (
-                i > 1
-                and j > 1
-                and char_a == b[j - 2]
-                and a[i - 2] == char_b
-            ):
+            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
                 current[j] = min(current[j], previous2[j - 2] + 1)
         if min(current) > limit:
             return limit + 1

@@ -36,6 +36,8 @@ LOCAL_PART_MAX_OCTETS = 64
 # RFC 5321 §4.5.3.1.3 (path of 256 octets including "<" and ">"), as
 # clarified by RFC 3696 errata 1690: an address is at most 254 octets.
 ADDRESS_MAX_OCTETS = 254
+# RFC 1035 §2.3.4: a name of at most 253 octets in its text form.
+DOMAIN_MAX_OCTETS = 253
 # Anything longer than this cannot be an address in any encoding; give up
 # before spending time on it (a 2 MB cell must not cost 2 MB of regex work).
 _HOPELESS_LENGTH = 4 * ADDRESS_MAX_OCTETS
@@ -48,6 +50,10 @@ _RESERVED_SUFFIXES = ("example", "example.com", "example.net", "example.org")
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _DOT_ATOM = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*\Z")
 _CASE_INSENSITIVE = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
+_PLAIN_HOSTNAME = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z"
+)
+_SPECIAL_USE_TLDS = frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
 _WELL_FORMED = "The address is well formed."
 _SMTPUTF8 = frozenset({Flag.SMTPUTF8})
 _ROLE = frozenset({Flag.ROLE})
@@ -142,7 +148,7 @@ def _accepted(local: str, facts: _DomainFacts, *, smtputf8: bool) -> AddressInfo
     )
 
 
-@lru_cache(maxsize=131_072)
+@lru_cache(maxsize=65_536)
 def _domain_facts(domain: str) -> _DomainFacts:
     if domain.startswith("["):
         return _DomainFacts(
@@ -151,23 +157,46 @@ def _domain_facts(domain: str) -> _DomainFacts:
                 "mailbox providers do not issue such addresses."
             )
         )
-    try:
-        parts = validate_email_domain_name(domain, test_environment=False)
-    except email_validator.EmailNotValidError as error:
-        if "special-use" in str(error):
-            return _DomainFacts(error=_reserved(domain.lower()))
-        return _DomainFacts(error=_bad(str(error)))
+    plain = _plain_hostname(domain)
+    if plain is not None:
+        ascii_domain = unicode_domain = plain
+    else:
+        try:
+            parts = validate_email_domain_name(domain, test_environment=False)
+        except email_validator.EmailNotValidError as error:
+            if "special-use" in str(error):
+                return _DomainFacts(error=_reserved(domain.lower()))
+            return _DomainFacts(error=_bad(str(error)))
+        ascii_domain, unicode_domain = parts["ascii_domain"], parts["domain"]
 
-    ascii_domain = parts["ascii_domain"]
     if _is_reserved(ascii_domain):
         return _DomainFacts(error=_reserved(ascii_domain))
     return _DomainFacts(
         error=None,
         ascii_domain=ascii_domain,
-        unicode_domain=parts["domain"],
+        unicode_domain=unicode_domain,
         flags=_domain_flags(ascii_domain),
         suggestion=lists.suggest_domain(ascii_domain),
     )
+
+
+def _plain_hostname(domain: str) -> str | None:
+    """The lower-cased domain if it is a plain ASCII host name, else None.
+
+    Plain means what email-validator accepts without needing IDNA: letters,
+    digits and single inner hyphens per label (RFC 1035 §2.3.1, RFC 5890
+    reserving "--" for A-labels), labels of 1-63 octets, at most 253 in all,
+    an alphabetic top-level label that is not special-use. Anything else is
+    left to email-validator, so both paths give the same verdicts.
+    """
+    lowered = domain.lower()
+    if len(lowered) > DOMAIN_MAX_OCTETS or "--" in lowered:
+        return None
+    if not _PLAIN_HOSTNAME.match(lowered):
+        return None
+    if lowered.rsplit(".", 1)[-1] in _SPECIAL_USE_TLDS:
+        return None
+    return lowered
 
 
 def _domain_flags(ascii_domain: str) -> frozenset[Flag]:
