@@ -127,13 +127,12 @@ def test_sigkill_random_moments_then_resume_byte_identical(
     checkpoint = tmp_path / "out.csv.ckpt"
     partial = tmp_path / "out.csv.partial"
     env = {"EMAILCLEAN_COMMIT_INTERVAL": "0.25"}
-    # How long a run takes to its first commit on this machine, so that the
-    # kills land both while starting up and in the middle of the work.
+    # How long a run takes to get going on this machine, so that the kills
+    # land both while starting up and in the middle of the work.
     started = time.monotonic()
     process = start_cli("validate", *ARGS, "-q", "--dedupe", cwd=tmp_path, env=env)
-    while not (checkpoint.exists() and committed(checkpoint)["next_row"] > 1):
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.01)
+    wait_for_growth(partial, 200_000, process)  # never read SQLite under a writer
+    assert process.poll() is None, process.communicate()
     warm_up = time.monotonic() - started
     process.kill()
     process.communicate(timeout=30)
@@ -213,7 +212,7 @@ def test_sigint_row_in_flight_stops_after_grace(
     took = time.monotonic() - sent
 
     assert rc == 130, stderr
-    assert 2.5 < took < 5.0
+    assert 2.5 < took < 5.5  # a 3 s grace; the answer itself comes at ~6 s
     assert stderr.endswith(
         "emailclean: stopped; progress saved. Finish the job with: emailclean "
         f"resume {tmp_path / 'out.jsonl.ckpt'}\n"
