@@ -12,6 +12,7 @@ import fcntl
 import gzip
 import json
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -834,3 +835,36 @@ def test_resume_named_fifo_input_keeps_its_kind(tmp_path: Path) -> None:
     assert resumed.rc == 0, resumed.stderr
     assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes()
     assert not (tmp_path / "job.ckpt.spool.txt").exists()
+
+
+def summary_counts(stderr: str) -> tuple[str, ...]:
+    """The ragged-row and blank-line counts the summary reports."""
+    text = " ".join(stderr.split())
+    found = (
+        re.search(r"(\d+) row\(s\) had a different number of columns", text),
+        re.search(r"([\d,]+) blank line\(s\) skipped", text),
+    )
+    return tuple(match.group(1) if match else "" for match in found)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="blank and ragged-row counts are not in the job state: the reader "
+    "counts them only for the part it reads after a resume (needs a live "
+    "blank-line count in io/readers.py to commit with each batch)",
+)
+def test_resume_summary_counts_blank_and_ragged_rows_of_whole_input(
+    tmp_path: Path,
+) -> None:
+    rows = [f"{n},u{n}@acme-corp.io,n{n}" for n in range(1, 1101)]
+    for n in range(99, 1100, 100):
+        rows[n] = f"{n + 1},u{n + 1}@acme-corp.io"  # one cell short
+        rows[n - 9] = ""  # blank line
+    (tmp_path / "in.csv").write_text("id,email,note\n" + "\n".join(rows) + "\n")
+    reference = validate(tmp_path, "in.csv", "-o", "ref.csv", "--checks", "syntax")
+
+    validate(tmp_path, *ARGS[:-1], env=crash_env("commit", 2))
+    resumed = resume(tmp_path, "out.csv.ckpt")
+
+    assert summary_counts(reference.stderr) == ("11", "11")
+    assert summary_counts(resumed.stderr) == ("11", "11")
