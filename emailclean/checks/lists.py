@@ -68,7 +68,22 @@ interia.pl onet.pl
 """
 POPULAR_DOMAINS: tuple[str, ...] = tuple(_POPULAR_NAMES.split())
 _POPULAR_SET = frozenset(POPULAR_DOMAINS)
-_POPULAR_LETTERS = tuple((domain, frozenset(domain)) for domain in POPULAR_DOMAINS)
+
+
+def _index_by_length() -> dict[int, list[tuple[str, frozenset[str]]]]:
+    """Candidates by length: two edits change a name's length by two at most."""
+    index: dict[int, list[tuple[str, frozenset[str]]]] = {}
+    for domain in POPULAR_DOMAINS:
+        for length in range(len(domain) - 2, len(domain) + 3):
+            index.setdefault(length, []).append((domain, frozenset(domain)))
+    return index
+
+
+_BY_LENGTH = _index_by_length()
+
+
+def _candidates_near(length: int) -> list[tuple[str, frozenset[str]]]:
+    return _BY_LENGTH.get(length, [])
 
 
 def is_disposable(ascii_domain: str) -> bool:
@@ -99,9 +114,7 @@ def suggest_domain(ascii_domain: str) -> str | None:
     known_provider = ascii_domain in _FREE
     letters = frozenset(ascii_domain)
     best: tuple[int, str] | None = None
-    for candidate, candidate_letters in _POPULAR_LETTERS:
-        if abs(len(candidate) - len(ascii_domain)) > 2:
-            continue
+    for candidate, candidate_letters in _candidates_near(len(ascii_domain)):
         # Each edit adds or removes at most one distinct character, so two
         # edits cannot bridge more than two on either side.
         if len(letters - candidate_letters) > 2 or len(candidate_letters - letters) > 2:

@@ -90,6 +90,7 @@ class _LineState:
         if "\x00" in text:
             return "the row contains NUL bytes"
         return None
+
     # Set when the input ran out while the CSV parser still wanted more: it
     # stops at the end of a row by itself, so only an open quote gets here.
     exhausted: bool = False
@@ -216,11 +217,15 @@ class ListReader:
             except StopIteration:
                 return
             except csv.Error as error:
-                raise InputError(self.name, f"cannot be parsed as CSV ({error})",
-                                 start_line) from error
+                raise InputError(
+                    self.name, f"cannot be parsed as CSV ({error})", start_line
+                ) from error
             self._check_unclosed(state, start_line)
-            raw = _strip_newline("".join(state.consumed))
-            state.consumed.clear()
+            consumed = state.consumed
+            raw = _strip_newline(
+                consumed[0] if len(consumed) == 1 else "".join(consumed)
+            )
+            consumed.clear()
             if not fields:
                 state.blank += 1
                 continue
@@ -257,8 +262,7 @@ class ListReader:
         if state.exhausted:
             raise InputError(
                 self.name,
-                "a quoted field opened on this line never closes "
-                "(unclosed quote)",
+                "a quoted field opened on this line never closes (unclosed quote)",
                 start_line,
             )
 
@@ -344,7 +348,9 @@ class ListReader:
         return head
 
     def _sniff(self, kind_hint: str | None, column: str | None) -> InputFormat:
-        separator = b"\r" if b"\r" in self._buffer and b"\n" not in self._buffer else b"\n"
+        separator = (
+            b"\r" if b"\r" in self._buffer and b"\n" not in self._buffer else b"\n"
+        )
         newline = "\r\n" if b"\r\n" in self._buffer[:4096] else separator.decode()
         sample = self._buffer.decode(self._encoding, "replace")
         sample_lines = re.split(r"\r\n|\r|\n", sample)
@@ -355,8 +361,9 @@ class ListReader:
         fmt = InputFormat(kind=kind, newline=newline, line_separator=separator)
         if kind == "txt":
             if column is not None:
-                raise UsageError("--column applies to CSV input; this input is one "
-                                 "address a line")
+                raise UsageError(
+                    "--column applies to CSV input; this input is one address a line"
+                )
             return fmt
         if kind_hint == "tsv":
             fmt.kind, fmt.delimiter = "csv", "\t"

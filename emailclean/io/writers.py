@@ -149,16 +149,24 @@ class CsvWriter:
         return raw + self._delimiter * max(0, width - len(fields))
 
     def _tail(self, verdict: Verdict) -> str:
-        """The verdict columns; the hot path, so built without a list of cells."""
-        d, quote, smtp = self._delimiter, self._quote, verdict.smtp
+        """The verdict columns; the hot path, so empty cells cost nothing."""
+        d, cell, smtp = self._delimiter, self._cell, verdict.smtp
         return (
             f"{verdict.status.value}{d}{verdict.reason.value}{d}"
-            f"{quote(defuse(verdict.normalized or ''))}{d}"
-            f"{quote(defuse(verdict.suggestion or ''))}{d}"
-            f"{flag_text(verdict.flags)}{d}{quote(defuse(verdict.mx or ''))}{d}"
-            f"{smtp.code if smtp else ''}{d}"
-            f"{quote(defuse(smtp.text)) if smtp else ''}"
+            f"{cell(verdict.normalized)}{d}{cell(verdict.suggestion)}{d}"
+            f"{flag_text(verdict.flags)}{d}{cell(verdict.mx)}{d}"
+            f"{smtp.code if smtp else ''}{d}{cell(smtp.text) if smtp else ''}"
         )
+
+    def _cell(self, value: str | None) -> str:
+        """One cell emailclean writes itself: defused and quoted as needed."""
+        if not value:
+            return ""
+        if value[0] in _FORMULA_STARTS:
+            value = "'" + value
+        if self._needs_quotes.search(value):
+            return '"' + value.replace('"', '""') + '"'
+        return value
 
     def _join(self, cells: list[str]) -> str:
         return self._delimiter.join(self._quote(cell) for cell in cells)
@@ -169,7 +177,9 @@ class CsvWriter:
         return cell
 
 
-def record_object(record: Record, verdict: Verdict, fmt: InputFormat) -> dict[str, object]:
+def record_object(
+    record: Record, verdict: Verdict, fmt: InputFormat
+) -> dict[str, object]:
     """The JSON form of one row (DESIGN §3)."""
     smtp = verdict.smtp
     obj: dict[str, object] = {
