@@ -8,12 +8,13 @@ import os
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from emailclean.errors import CheckpointError, OutputError
-from emailclean.io import checkpoint as checkpoint_module
+from emailclean.io import faults
 from emailclean.io.checkpoint import (
     JobHeader,
     JobState,
@@ -41,7 +42,7 @@ def make_header(tmp_path: Path) -> JobHeader:
 
 
 @pytest.fixture
-def state(tmp_path: Path) -> JobState:
+def state(tmp_path: Path) -> Iterator[JobState]:
     created = JobState.create(tmp_path / "job.ckpt", make_header(tmp_path))
     yield created
     created.close()
@@ -180,7 +181,7 @@ def test_commit_disk_full_keeps_last_commit(
     def disk_full(point: str) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(checkpoint_module.faults, "reach", disk_full)
+    monkeypatch.setattr(faults, "reach", disk_full)
     with pytest.raises(OutputError) as raised:
         state.commit(a_progress(1025))
     state.close()
