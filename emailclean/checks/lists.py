@@ -163,19 +163,39 @@ def _allowed_distance(domain: str, candidate: str) -> int:
 
 
 def _edit_distance(a: str, b: str, limit: int) -> int:
-    """Damerau-Levenshtein (optimal string alignment) distance, capped at limit+1."""
+    """Damerau-Levenshtein (optimal string alignment) distance, capped at limit+1.
+
+    What the two names share at either end costs nothing, so it is cut off
+    first; the rest is compared only within `limit` cells of the diagonal,
+    since a path outside that band already costs more than `limit`.
+    """
+    a, b = _strip_common_ends(a, b)
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    if not a or not b:
+        return max(len(a), len(b))
+    far = limit + 1
     previous2: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, 1):
-        current = [i] + [0] * len(b)
-        for j, char_b in enumerate(b, 1):
-            cost = 0 if char_a == char_b else 1
-            current[j] = min(
-                previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost
-            )
-            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
-                current[j] = min(current[j], previous2[j - 2] + 1)
+    previous = [j if j <= limit else far for j in range(len(b) + 1)]
+    for i in range(1, len(a) + 1):
+        current = [i if i <= limit else far] + [far] * len(b)
+        for j in range(max(1, i - limit), min(len(b), i + limit) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            best = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                best = min(best, previous2[j - 2] + 1)
+            current[j] = best
         if min(current) > limit:
-            return limit + 1
+            return far
         previous2, previous = previous, current
-    return previous[-1]
+    return min(previous[-1], far)
+
+
+def _strip_common_ends(a: str, b: str) -> tuple[str, str]:
+    start = 0
+    while start < len(a) and start < len(b) and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < len(a) - start and end < len(b) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    return a[start : len(a) - end], b[start : len(b) - end]
