@@ -83,12 +83,15 @@ class JobSummary:
     def rows_dropped(self) -> int:
         return self.rows_in - self.rows_written
 
-    def counters(self) -> dict[str, Any]:
-        """The part of the summary a checkpoint carries across a resume."""
+    def counters(self, last: Record | None = None) -> dict[str, Any]:
+        """The part of the summary a checkpoint carries across a resume;
+        `last` is the last row written, whose reader tallies count so far."""
         return {
             "rows_in": self.rows_in,
             "rows_written": self.rows_written,
             "duplicates": self.duplicates,
+            "blank_lines": self.blank_lines + (last.blank_seen if last else 0),
+            "ragged_rows": self.ragged_rows + (last.ragged_seen if last else 0),
             "counts": [[s.value, r.value, n] for (s, r), n in self.counts.items()],
         }
 
@@ -96,6 +99,8 @@ class JobSummary:
         self.rows_in = counters.get("rows_in", 0)
         self.rows_written = counters.get("rows_written", 0)
         self.duplicates = counters.get("duplicates", 0)
+        self.blank_lines = counters.get("blank_lines", 0)
+        self.ragged_rows = counters.get("ragged_rows", 0)
         for status, reason, count in counters.get("counts", []):
             self.counts[Status(status), Reason(reason)] = count
 
@@ -383,7 +388,7 @@ class Job:
                 input_offset=last.end_offset,
                 next_row=last.index + 1,
                 outputs=offsets,
-                counters=self.summary.counters(),
+                counters=self.summary.counters(self._last_record),
             )
         )
 
@@ -396,7 +401,7 @@ class Job:
                 input_offset=last.end_offset if last else self._resumed.input_offset,
                 next_row=last.index + 1 if last else self._resumed.next_row,
                 outputs=offsets,
-                counters=self.summary.counters(),
+                counters=self.summary.counters(self._last_record),
                 complete=True,
             )
             self.state.commit(progress)
@@ -432,7 +437,9 @@ class Job:
             yield
             return
         with tempfile.TemporaryDirectory(prefix="emailclean-") as folder:
-            db = sqlite3.connect(os.path.join(folder, "scratch.db"), isolation_level=None)
+            db = sqlite3.connect(
+                os.path.join(folder, "scratch.db"), isolation_level=None
+            )
             db.execute("PRAGMA journal_mode = OFF")
             db.execute("PRAGMA synchronous = OFF")
             db.execute("CREATE TABLE seen (address TEXT PRIMARY KEY) WITHOUT ROWID")
@@ -485,17 +492,17 @@ class Job:
             self._progress(self.summary.rows_in, reader.bytes_read)
 
     def _finish_summary(self, reader: ListReader, checker: AddressChecker) -> None:
-        self.summary.blank_lines = reader.blank_lines
-        self.summary.ragged_rows = reader.ragged_rows
+        self.summary.blank_lines += reader.blank_lines
+        self.summary.ragged_rows += reader.ragged_rows
         self.summary.degraded.extend(checker.final_health())
         if self.summary.rows_in == 0:
             self.summary.warnings.append(
                 f"{self.config.input}: no data rows (the input is empty or has "
                 "only a header)"
             )
-        if reader.ragged_rows:
+        if self.summary.ragged_rows:
             self.summary.warnings.append(
-                f"{reader.ragged_rows} row(s) had a different number of columns "
+                f"{self.summary.ragged_rows} row(s) had a different number of columns "
                 "than the header"
             )
 
@@ -550,7 +557,9 @@ class BatchFeed:
         )
         self._slots = threading.Semaphore(self.DEPTH)
         self._closed = False
-        threading.Thread(target=self._run, name="emailclean-reader", daemon=True).start()
+        threading.Thread(
+            target=self._run, name="emailclean-reader", daemon=True
+        ).start()
 
     async def get(self) -> list[Record] | None:
         item = await self._queue.get()

@@ -847,12 +847,6 @@ def summary_counts(stderr: str) -> tuple[str, ...]:
     return tuple(match.group(1) if match else "" for match in found)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="blank and ragged-row counts are not in the job state: the reader "
-    "counts them only for the part it reads after a resume (needs a live "
-    "blank-line count in io/readers.py to commit with each batch)",
-)
 def test_resume_summary_counts_blank_and_ragged_rows_of_whole_input(
     tmp_path: Path,
 ) -> None:

@@ -57,6 +57,10 @@ class Record:
     end_offset: int
     fields: list[str] | None = None
     problem: str | None = None
+    # Blank lines and ragged rows the reader had met when it read this
+    # record: the job state carries them across a resume.
+    blank_seen: int = 0
+    ragged_seen: int = 0
 
 
 @dataclass(slots=True)
@@ -194,6 +198,7 @@ class ListReader:
             state.consumed.clear()
             if not text.strip():
                 state.blank += 1
+                self.blank_lines = state.blank
                 continue
             yield Record(
                 index=index,
@@ -202,6 +207,7 @@ class ListReader:
                 cell=text.rstrip("\n"),
                 end_offset=state.offset,
                 problem=state.take_problem(text),
+                blank_seen=state.blank,
             )
             index += 1
 
@@ -228,6 +234,7 @@ class ListReader:
             consumed.clear()
             if not fields:
                 state.blank += 1
+                self.blank_lines = state.blank
                 continue
             yield self._csv_record(fields, raw, index, start_line, state, width)
             index += 1
@@ -253,7 +260,17 @@ class ListReader:
             )
         else:
             cell = fields[column]
-        return Record(index, line, raw, cell, state.offset, fields, problem)
+        return Record(
+            index,
+            line,
+            raw,
+            cell,
+            state.offset,
+            fields,
+            problem,
+            state.blank,
+            self.ragged_rows,
+        )
 
     def _check_unclosed(self, state: _LineState, start_line: int) -> None:
         # Python's csv module (non-strict) ends an open quoted field at the

@@ -45,8 +45,8 @@ class SpillStore:
         self._db.execute("DELETE FROM waiting WHERE seq = ?", (seq,))
         records, verdicts = [], []
         for item in json.loads(row[0]):
-            records.append(Record(*item[:7]))
-            verdicts.append(_verdict_from(item[7]))
+            records.append(Record(*item[:9]))
+            verdicts.append(_verdict_from(item[9]))
         return records, verdicts
 
     def finished_rows(self) -> dict[int, Verdict]:
@@ -54,7 +54,7 @@ class SpillStore:
         found: dict[int, Verdict] = {}
         for (text,) in self._db.execute("SELECT rows FROM waiting"):
             for item in json.loads(text):
-                found[item[0]] = _verdict_from(item[7])
+                found[item[0]] = _verdict_from(item[9])
         return found
 
     def clear(self) -> None:
@@ -70,6 +70,8 @@ def _record_json(record: Record) -> list[Any]:
         record.end_offset,
         record.fields,
         record.problem,
+        record.blank_seen,
+        record.ragged_seen,
     ]
 
 
