@@ -1,13 +1,13 @@
 """emailclean from Python: the same engine the command line uses.
 
-    from emailclean.api import JobConfig, validate_file, check_addresses
+from emailclean.api import JobConfig, validate_file, check_addresses
 
-    summary = validate_file(JobConfig("contacts.csv", output="clean.csv"))
-    print(summary.counts)
-    resume("clean.csv.ckpt")        # after an interrupted run
+summary = validate_file(JobConfig("contacts.csv", output="clean.csv"))
+print(summary.counts)
+resume("clean.csv.ckpt")        # after an interrupted run
 
-    for verdict in check_addresses(["ann@gmail.com"], JobConfig("-", checks=...)):
-        print(verdict.status, verdict.reason, verdict.message)
+for verdict in check_addresses(["ann@gmail.com"], JobConfig("-", checks=...)):
+    print(verdict.status, verdict.reason, verdict.message)
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from emailclean import __version__
 from emailclean.checker import AddressChecker
 from emailclean.checks.lists import lists_version
 from emailclean.config import JobConfig
-from emailclean.models import Check, Status, Verdict
 from emailclean.jobs import Notify, resume_job, start_job
+from emailclean.models import Check, Status, Verdict
 from emailclean.pipeline import JobSummary, ProgressCallback
 
 __all__ = [

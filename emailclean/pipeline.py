@@ -580,7 +580,7 @@ class BatchFeed:
                     return
                 self._put(batch)
             self._put(None)
-        except BaseException as error:  # handed to the loop, raised there
+        except BaseException as error:  # noqa: BLE001 (handed to the loop, raised there)
             self._put(error)
 
     def _put(self, item: list[Record] | BaseException | None) -> None:

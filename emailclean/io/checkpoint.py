@@ -164,7 +164,10 @@ class JobState:
     def save_catch_all(self, known: Iterable[tuple[str, bool | None]]) -> None:
         self._db.executemany(
             "INSERT OR REPLACE INTO catch_all VALUES (?, ?)",
-            ((domain, None if value is None else int(value)) for domain, value in known),
+            (
+                (domain, None if value is None else int(value))
+                for domain, value in known
+            ),
         )
 
     def domains(self) -> Iterable[tuple[str, DomainOutcome]]:
@@ -352,7 +355,9 @@ def _outcome_json(outcome: DomainOutcome) -> str:
         {
             "reason": outcome.reason.value if outcome.reason else None,
             "message": outcome.message,
-            "hosts": [[h.name, h.preference, list(h.addresses)] for h in outcome.mail_hosts],
+            "hosts": [
+                [h.name, h.preference, list(h.addresses)] for h in outcome.mail_hosts
+            ],
         }
     )
 

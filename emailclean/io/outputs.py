@@ -98,7 +98,9 @@ class OutputSet:
     def sync(self, durable: bool) -> dict[str, OutputProgress]:
         """Flush (and with `durable`, fsync) every output; return their offsets."""
         for output in self.files():
-            _guarded(output.writer.sink.flush, durable and output.final_path is not None)
+            _guarded(
+                output.writer.sink.flush, durable and output.final_path is not None
+            )
         return {
             str(output.final_path): OutputProgress(
                 offset=output.writer.sink.offset,
@@ -143,7 +145,9 @@ class OutputSet:
         return not (self._drop_flags and self._drop_flags & verdict.flags)
 
 
-def output_paths(config: JobConfig, output_format: str) -> dict[Status | None, Path | None]:
+def output_paths(
+    config: JobConfig, output_format: str
+) -> dict[Status | None, Path | None]:
     """Final paths: the main output under None, then one per split status."""
     paths: dict[Status | None, Path | None] = {
         None: None if config.output == "-" else Path(config.output).absolute()
@@ -190,7 +194,7 @@ def _open_stream(path: Path | None, done: OutputProgress | None) -> BinaryIO:
     try:
         if done is None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            return open(partial, "wb")  # noqa: SIM115
+            return open(partial, "wb")
         return _reopen(partial, done)
     except OSError as error:
         raise OutputError(f"{partial}: cannot be opened ({error.strerror})") from error
@@ -224,4 +228,6 @@ def _guarded(action: object, *args: object) -> None:
     except BrokenPipeError:
         raise
     except OSError as error:
-        raise OutputError(f"writing the output failed: {error.strerror or error}") from error
+        raise OutputError(
+            f"writing the output failed: {error.strerror or error}"
+        ) from error
