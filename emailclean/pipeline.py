@@ -35,7 +35,7 @@ from typing import Any, BinaryIO
 
 from emailclean.checker import AddressChecker
 from emailclean.config import JobConfig
-from emailclean.errors import EmailcleanError
+from emailclean.errors import EmailcleanError, OutputError
 from emailclean.io.checkpoint import JobState, Progress
 from emailclean.io.outputs import OutputSet
 from emailclean.io.readers import ListReader, Record, open_input
@@ -164,6 +164,12 @@ class Job:
         try:
             with self._signals(), self._scratch():
                 await self._run_stream(stream)
+        except sqlite3.Error as error:
+            # Dedupe memory and parked rows live in SQLite between commits;
+            # the last commit stays valid whatever failed here.
+            raise OutputError(
+                f"the job state could not be written ({error}); is the disk full?"
+            ) from error
         finally:
             stream.close()
             self.summary.elapsed = time.monotonic() - started

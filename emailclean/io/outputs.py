@@ -170,10 +170,20 @@ def publish(path: Path) -> None:
         try:
             faults.reach("rename")
             os.replace(partial, path)
+            _sync_directory(path.parent)
         except OSError as error:
             raise OutputError(
                 f"{partial}: cannot be renamed to {path.name} ({error.strerror})"
             ) from error
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename durable: it lives in the directory (fsync(2))."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _inode(output: OutputFile) -> int:
