@@ -46,6 +46,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import dns.rdatatype
 import dns.resolver
 import email_validator
 from benchlib import (
@@ -60,9 +61,10 @@ from benchlib import (
     write_result,
 )
 
-from tests.world.dns_server import DnsServer, Zone
+from tests.world.dns_server import DnsServer, Zone, to_name
 
 DNS_DELAY_S = 0.020
+MX = dns.rdatatype.MX
 QUERIES_PER_DOMAIN_BAR = 1.5
 SPEED_BAR = 10.0
 CONSUMER_ADDRESS_SHARE = 0.5
@@ -412,15 +414,29 @@ def read_loop_verdicts(path: Path) -> tuple[list[list[str]], float]:
 # -- summary ---------------------------------------------------------------------
 
 
-def query_floor(world: World) -> int:
-    """The fewest queries that can decide every domain (no additional data).
+def listed_domains(world: World, addresses: list[str]) -> list[Domain]:
+    """The world's domains that the list holds (reserved names left out)."""
+    listed = {address.rpartition("@")[2].lower() for address in addresses}
+    return [domain for domain in world.domains if domain.name in listed]
+
+
+def mail_hosts(world: World, domain: str) -> set[str]:
+    """The MX host names of `domain` that have an address record."""
+    node = world.zone.records.get(to_name(domain), {})
+    names = {text.split()[1].rstrip(".") for text in node.get(MX, [])}
+    return {name for name in names if name in world.hosts}
+
+
+def query_floor(world: World, domains: list[Domain]) -> int:
+    """The fewest queries that can decide these domains (no additional data).
 
     One MX query per domain, one A query per distinct mail host name (shared
     hosts once), one A query per domain without MX and per dangling MX name.
     """
     fallbacks = ("a_only_public", "a_only_loopback", "parked_spf", "dangling_mx")
-    extra = sum(1 for domain in world.domains if domain.kind in fallbacks)
-    return len(world.domains) + len(world.hosts) + extra
+    extra = sum(1 for domain in domains if domain.kind in fallbacks)
+    hosts = set().union(*(mail_hosts(world, domain.name) for domain in domains))
+    return len(domains) + len(hosts) + extra
 
 
 def side_summary(
@@ -439,10 +455,11 @@ def side_summary(
     }
 
 
-def summarize(rounds: Rounds, world: World, addresses: int) -> dict[str, object]:
-    domains = len(world.domains)
-    product = side_summary(rounds.product, addresses, domains)
-    loop = side_summary(rounds.loop, addresses, domains)
+def summarize(rounds: Rounds, world: World, addresses: list[str]) -> dict[str, object]:
+    listed = listed_domains(world, addresses)
+    domains, floor = len(listed), query_floor(world, listed)
+    product = side_summary(rounds.product, len(addresses), domains)
+    loop = side_summary(rounds.loop, len(addresses), domains)
     syntax_cpu = median([m.run.cpu_s for m in rounds.syntax_only])
     net_cpu = product["median_cpu_s"] - syntax_cpu
     paired = [
@@ -451,11 +468,11 @@ def summarize(rounds: Rounds, world: World, addresses: int) -> dict[str, object]
     ]
     speed = loop["median_wall_s"] / product["median_wall_s"]
     return {
-        "addresses": addresses,
+        "addresses": len(addresses),
         "unique_domains": domains,
         "distinct_mail_hosts": len(world.hosts),
-        "query_floor": query_floor(world),
-        "query_floor_per_domain": query_floor(world) / domains,
+        "query_floor": floor,
+        "query_floor_per_domain": floor / domains,
         "product": product,
         "loop": loop,
         "product_syntax_only_cpu_s": syntax_cpu,
@@ -548,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     world, addresses, paths = prepare(args)
     with DnsServer(world.zone, delay=args.delay) as server:
         rounds = run_rounds(server, paths, args.rounds)
-    summary = summarize(rounds, world, len(addresses))
+    summary = summarize(rounds, world, addresses)
     loop_verdicts, loop_inner_s = read_loop_verdicts(paths["loop_out"])
     product = product_verdicts(paths["product_out"])
     verdicts = compare(addresses, product, loop_verdicts, domain_kinds(world))
