@@ -80,7 +80,9 @@ class AddressChecker:
         if Check.SMTP in config.checks:
             from emailclean.smtp.pool import MailboxProber
 
-            prober = MailboxProber(_smtp_settings(config))
+            settings = _smtp_settings(config)
+            _warn_about_identity(settings.helo)
+            prober = MailboxProber(settings)
         return cls(config.checks, resolver, prober)
 
     def needs_network(self, info: AddressInfo) -> bool:
@@ -147,6 +149,21 @@ class AddressChecker:
             await self.prober.aclose()
         if self.resolver is not None:
             await self.resolver.aclose()
+
+
+_PRIVATE_SUFFIXES = (".localdomain", ".local", ".localhost", ".internal", ".lan")
+
+
+def _warn_about_identity(helo: str) -> None:
+    """Receivers often refuse probes that greet with a name nobody can look up."""
+    if "." in helo and not helo.lower().endswith(_PRIVATE_SUFFIXES):
+        return
+    logger.warning(
+        "probing as HELO %s: mail servers often refuse probes from a name that "
+        "is not public; set --helo and --mail-from to a domain you control "
+        "(README: Identity)",
+        helo,
+    )
 
 
 def _recipient(info: AddressInfo) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import operator
 import os
 import shlex
 import signal
@@ -31,7 +32,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from emailclean.checker import AddressChecker
 from emailclean.config import JobConfig
@@ -252,15 +253,19 @@ class Job:
         """Check syntax now; start network work for the rows that need it."""
         verdicts: list[Verdict | None] = [None] * len(records)
         waiting: dict[str, list[tuple[int, AddressInfo]]] = {}
+        # The per-row loop of the whole job: names bound once, no calls that
+        # a local lookup can replace.
+        check, parked = checker.check_syntax, self._parked
+        network = checker.resolver is not None
         for position, record in enumerate(records):
             if record.problem is not None:
                 verdicts[position] = _unreadable(record)
                 continue
-            if self._parked and record.index in self._parked:
-                verdicts[position] = self._parked.pop(record.index)
+            if parked and record.index in parked:
+                verdicts[position] = parked.pop(record.index)
                 continue
-            info = checker.check_syntax(record.cell)
-            if checker.needs_network(info):
+            info = check(record.cell)
+            if network and info.reason is None:
                 waiting.setdefault(info.ascii_domain or "", []).append((position, info))
             else:
                 verdicts[position] = decide(info)
@@ -367,13 +372,12 @@ class Job:
         )
 
     def _write(self, batch: _Batch, outputs: OutputSet) -> None:
-        rows: list[tuple[Record, Verdict]] = []
-        for record, verdict in zip(batch.records, batch.verdicts, strict=True):
-            assert verdict is not None
-            verdict = self._mark_duplicate(verdict)
-            self.summary.rows_in += 1
-            self.summary.counts[verdict.status, verdict.reason] += 1
-            rows.append((record, verdict))
+        verdicts = cast(list[Verdict], batch.verdicts)  # every task has finished
+        if self.config.dedupe:
+            verdicts = [self._mark_duplicate(verdict) for verdict in verdicts]
+        self.summary.rows_in += len(verdicts)
+        self.summary.counts.update(map(_status_and_reason, verdicts))
+        rows = list(zip(batch.records, verdicts, strict=True))
         self.summary.rows_written += outputs.write(rows)
         self._last_record = batch.records[-1]
 
@@ -631,6 +635,9 @@ async def _fill_one(
     checker: AddressChecker,
 ) -> None:
     verdicts[position] = await checker.check_mailbox(info)
+
+
+_status_and_reason = operator.itemgetter(0, 1)  # of a Verdict, for the counts
 
 
 def _unreadable(record: Record) -> Verdict:

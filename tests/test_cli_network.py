@@ -231,3 +231,20 @@ def test_check_command_full_checks_shows_deciding_reply(world: World) -> None:
     text = result.stdout.decode()
     assert "invalid" in text and "mailbox_not_found" in text
     assert "550" in text
+
+
+@pytest.mark.parametrize(
+    ("helo", "warned"),
+    [
+        pytest.param("probe.localdomain", True, id="private-name"),
+        pytest.param("verify.acme-mail.com", False, id="public-name"),
+    ],
+)
+def test_validate_helo_name_not_public_warns_once(
+    world: World, helo: str, warned: bool
+) -> None:
+    result = world.validate(["alice@acme-mail.com"], "--helo", helo)
+
+    assert result.rc == 0, result.stderr
+    expected = f"probing as HELO {helo}: mail servers often refuse probes"
+    assert result.stderr.count(expected) == (1 if warned else 0)

@@ -84,7 +84,12 @@ class OutputSet:
 
     def write(self, rows: list[tuple[Record, Verdict]]) -> int:
         """Write one batch; returns how many rows went to the main output."""
-        kept = [row for row in rows if self._keeps(row[1])]
+        keep, drop = self._config.keep, self._drop_flags
+        kept = [
+            row
+            for row in rows
+            if row[1].status in keep and not (drop and drop & row[1].flags)
+        ]
         _guarded(self.main.writer.write_rows, kept)
         for status, output in self.splits.items():
             chosen = [
@@ -138,11 +143,6 @@ class OutputSet:
                     output.writer.sink.stream.close()
                 except OSError:
                     pass
-
-    def _keeps(self, verdict: Verdict) -> bool:
-        if verdict.status not in self._config.keep:
-            return False
-        return not (self._drop_flags and self._drop_flags & verdict.flags)
 
 
 def output_paths(
