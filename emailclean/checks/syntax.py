@@ -190,6 +190,8 @@ def _plain_hostname(domain: str) -> str | None:
     left to email-validator, so both paths give the same verdicts.
     """
     lowered = domain.lower()
+    if lowered == domain:
+        lowered = domain  # one string, not two, in the domain cache
     if len(lowered) > DOMAIN_MAX_OCTETS or "--" in lowered:
         return None
     if not _PLAIN_HOSTNAME.match(lowered):
