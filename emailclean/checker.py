@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from emailclean.checks.syntax import check_address
@@ -175,17 +175,13 @@ def _recipient(info: AddressInfo) -> str:
 def _smtp_settings(config: JobConfig) -> SmtpSettings:
     from emailclean.smtp.pool import SmtpSettings
 
-    overrides: dict[str, object] = {}
-    if config.helo:
-        overrides["helo"] = config.helo
-    if config.mail_from is not None:
-        overrides["mail_from"] = config.mail_from
-    return SmtpSettings(
+    settings = SmtpSettings(
         port=config.smtp_port,
         timeout=config.timeout,
         per_host=config.per_host,
         max_connections=config.max_connections,
         greylist_wait=config.greylist_wait,
         allow_private=config.allow_private_mx,
-        **overrides,  # type: ignore[arg-type]
+        mail_from=config.mail_from,
     )
+    return replace(settings, helo=config.helo) if config.helo else settings

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -77,7 +78,12 @@ class OutputSet:
             return OutputFile(path, writer)
 
         main = open_one(paths.pop(None))
-        return cls(config, main, {s: open_one(p) for s, p in paths.items()})  # type: ignore[misc]
+        splits = {
+            status: open_one(path)
+            for status, path in paths.items()
+            if status is not None
+        }
+        return cls(config, main, splits)
 
     def files(self) -> list[OutputFile]:
         return [self.main, *self.splits.values()]
@@ -232,9 +238,9 @@ def _reopen(partial: Path, done: OutputProgress) -> BinaryIO:
     return stream
 
 
-def _guarded(action: object, *args: object) -> None:
+def _guarded(action: Callable[..., object], *args: object) -> None:
     try:
-        action(*args)  # type: ignore[operator]
+        action(*args)
     except BrokenPipeError:
         raise
     except OSError as error:
