@@ -256,7 +256,7 @@ class Job:
         # The per-row loop of the whole job: names bound once, no calls that
         # a local lookup can replace.
         check, parked = checker.check_syntax, self._parked
-        network = checker.resolver is not None
+        needs_network = checker.needs_network
         for position, record in enumerate(records):
             if record.problem is not None:
                 verdicts[position] = _unreadable(record)
@@ -265,7 +265,7 @@ class Job:
                 verdicts[position] = parked.pop(record.index)
                 continue
             info = check(record.cell)
-            if network and info.reason is None:
+            if needs_network(info):
                 waiting.setdefault(info.ascii_domain or "", []).append((position, info))
             else:
                 verdicts[position] = decide(info)
@@ -590,7 +590,8 @@ class BatchFeed:
                     return
                 self._put(batch)
             self._put(None)
-        except BaseException as error:  # noqa: BLE001 (handed to the loop, raised there)
+        # Anything, even KeyboardInterrupt, is handed to the loop and raised there.
+        except BaseException as error:  # noqa: BLE001
             self._put(error)
 
     def _put(self, item: list[Record] | BaseException | None) -> None:

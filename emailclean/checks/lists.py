@@ -54,7 +54,8 @@ _ROLES: frozenset[str] = frozenset(_ROLE_NAMES.split())
 # never "corrected" themselves (mail.com is one edit from gmail.com).
 _POPULAR_NAMES = """
 gmail.com googlemail.com yahoo.com yahoo.co.uk yahoo.fr yahoo.de yahoo.es
-yahoo.it yahoo.co.in yahoo.co.jp yahoo.com.br yahoo.com.au yahoo.ca ymail.com rocketmail.com hotmail.com
+yahoo.it yahoo.co.in yahoo.co.jp yahoo.com.br yahoo.com.au yahoo.ca ymail.com
+rocketmail.com hotmail.com
 hotmail.co.uk hotmail.fr hotmail.de hotmail.it hotmail.es outlook.com
 outlook.fr outlook.de live.com live.co.uk live.fr msn.com aol.com icloud.com
 me.com mac.com protonmail.com proton.me pm.me gmx.com gmx.de gmx.net gmx.at

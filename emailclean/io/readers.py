@@ -28,7 +28,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from emailclean.errors import InputError, UsageError
 
@@ -120,8 +120,8 @@ def _maybe_gunzip(stream: BinaryIO, path: str) -> BinaryIO:
     head = stream.peek(2)[:2] if hasattr(stream, "peek") else b""
     if head == b"\x1f\x8b" or path.endswith(".gz"):
         if path == "-":
-            return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
-        return _FileGzip(stream)  # type: ignore[return-value]
+            return cast(BinaryIO, gzip.GzipFile(fileobj=stream, mode="rb"))
+        return cast(BinaryIO, _FileGzip(stream))
     return stream
 
 

@@ -249,7 +249,9 @@ def test_check_address_idn_domain_same_ascii_domain(cell: str) -> None:
         pytest.param("jöhn@acme.com", "jöhn@acme.com", id="latin-accent"),
         pytest.param("用户@例子.广告", "用户@例子.广告", id="chinese"),
         pytest.param(
-            "é" * 32 + "@acme.com", "é" * 32 + "@acme.com", id="32-characters-64-octets"
+            "é" * 32 + "@acme.com",
+            "é" * 32 + "@acme.com",
+            id="32-characters-64-octets",
         ),
     ],
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -472,7 +473,9 @@ def test_open_input_gzip_close_closes_file(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_open_input_unopenable_input_error(tmp_path: Path, make, problem: str) -> None:  # type: ignore[no-untyped-def]
+def test_open_input_unopenable_input_error(
+    tmp_path: Path, make: Callable[[Path], Path], problem: str
+) -> None:
     path = make(tmp_path / "list.csv")
 
     with pytest.raises(InputError) as caught:
